@@ -1,0 +1,28 @@
+import { bindParameters, parseParameterFlag, type BoundParameters, type JsonValue, type PolicySet } from "../engine/index.js";
+import { loadFileContext } from "../cluster/file-context.js";
+import type { ObjectStore } from "../cluster/object-store.js";
+import { loadPolicyDir, SHIPPED_POLICIES } from "../policy-dir.js";
+
+/** The flags `review` and `check` share. */
+export const dryRunFlags = {
+  policies: { type: "string", default: SHIPPED_POLICIES },
+  context: { type: "string", multiple: true, default: [] as string[] },
+  param: { type: "string", multiple: true, default: [] as string[] },
+} as const;
+
+export interface DryRun {
+  set: PolicySet;
+  params: BoundParameters;
+  context: ObjectStore;
+}
+
+/** Loads policies, binds parameters and reads context files: everything a dry run needs before the first object. */
+export function prepareDryRun(flags: { policies: string; context: string[]; param: string[] }): DryRun {
+  const set = loadPolicyDir(flags.policies);
+  const given: Record<string, JsonValue> = {};
+  for (const flag of flags.param) {
+    const [name, value] = parseParameterFlag(flag);
+    given[name] = value;
+  }
+  return { set, params: bindParameters(set, given), context: loadFileContext(flags.context, set.indexes) };
+}

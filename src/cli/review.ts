@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { decodeReview, encodeResponse } from "../admission/review.js";
+import { evaluate } from "../engine/index.js";
+import { UsageError, type Command } from "./command.js";
+import { dryRunFlags, prepareDryRun } from "./dry-run.js";
+
+const usage = `Usage: virtguard review [--policies DIR] [--context FILE]... [--param NAME=VALUE]... REVIEW|-
+
+Evaluates one admission.k8s.io/v1 AdmissionReview (JSON or YAML, from a file or '-' for stdin)
+against the policies and prints the AdmissionReview response as JSON on stdout, exactly as the
+webhook would answer. Exits 0 whatever the verdict; 2 on bad input.
+
+Flags:
+  --policies DIR        policy directory (default: the shipped DVP policies)
+  --context FILE        cluster objects policies look up (YAML/JSON, multi-document or kind: List); repeatable
+  --param NAME=VALUE    a policy parameter; VALUE is JSON if it parses, else a string; repeatable
+
+Examples:
+  virtguard review request.json
+  virtguard review --context cluster.yaml --param edition=EE \\
+    --param 'featureGates=["SDN","VerticalVirtualMachineAutoscaler"]' request.yaml
+  kubectl get vm my-vm -o json | jq '{apiVersion:"admission.k8s.io/v1",kind:"AdmissionReview",
+    request:{uid:"1",operation:"CREATE",kind:{group:"virtualization.deckhouse.io",version:"v1alpha2",kind:"VirtualMachine"},
+    resource:{group:"virtualization.deckhouse.io",version:"v1alpha2",resource:"virtualmachines"},object:.}}' | virtguard review -
+`;
+
+function readInput(path: string): { text: string; name: string } {
+  try {
+    return path === "-" ? { text: readFileSync(0, "utf8"), name: "<stdin>" } : { text: readFileSync(path, "utf8"), name: path };
+  } catch (err) {
+    throw new UsageError(`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function parseReview(text: string, name: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    try {
+      return parseYaml(text);
+    } catch (err) {
+      throw new UsageError(`${name}: neither JSON nor YAML: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+}
+
+export const command: Command = {
+  summary: "Evaluate one AdmissionReview and print the response",
+  usage,
+  async run(argv) {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: dryRunFlags, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}; see 'virtguard review --help'`);
+    }
+    const [path, ...extra] = parsed.positionals;
+    if (path === undefined) throw new UsageError("missing REVIEW argument (a file, or - for stdin); see 'virtguard review --help'");
+    if (extra.length > 0) throw new UsageError(`one REVIEW at a time, got ${parsed.positionals.length}`);
+    const input = readInput(path);
+    const body = parseReview(input.text, input.name);
+    let request;
+    try {
+      request = decodeReview(body);
+    } catch (err) {
+      throw new UsageError(`${input.name}: not a valid AdmissionReview: ${(err as Error).message}`);
+    }
+    const { set, params, context } = wrapErrors(() => prepareDryRun(parsed.values));
+    const verdict = evaluate(set, request, { context, params });
+    for (const audit of verdict.audits) {
+      const who = request.userInfo?.username ?? "unknown";
+      process.stderr.write(
+        `audit: uid=${request.uid} user=${who} ${request.kind.kind}/${request.namespace ?? ""}/${request.name ?? ""} [${audit.policy}] ${audit.message}\n`,
+      );
+    }
+    process.stdout.write(JSON.stringify(encodeResponse(request.uid, verdict), null, 2) + "\n");
+    return 0;
+  },
+};
+
+/** Loading errors (bad policy, bad context file, bad parameter) are the user's: one line, exit 2. */
+export function wrapErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(err.message);
+    throw err;
+  }
+}

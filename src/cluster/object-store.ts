@@ -1,0 +1,100 @@
+import { IPIndex, kindKeyOf, type ClusterContext, type IndexDefinition, type IPQuery, type JsonObject, type KindKey } from "../engine/index.js";
+
+interface KindBucket {
+  byName: Map<string, JsonObject>;
+  /** list() result, rebuilt lazily after a change: reads vastly outnumber writes. */
+  listed?: readonly JsonObject[];
+  indexes: Map<string, { index: IPIndex; definition: IndexDefinition }>;
+}
+
+const EMPTY: readonly JsonObject[] = Object.freeze([]);
+
+function nameOf(object: JsonObject): { name: string; namespace: string } {
+  const metadata = (object.metadata ?? {}) as { name?: unknown; namespace?: unknown };
+  return {
+    name: typeof metadata.name === "string" ? metadata.name : "",
+    namespace: typeof metadata.namespace === "string" ? metadata.namespace : "",
+  };
+}
+
+/**
+ * The objects policies look up, kept by kind and name with the IP indexes the policies declare.
+ * Both context sources fill one: the file loader once, the informers on every event.
+ */
+export class ObjectStore implements ClusterContext {
+  private readonly kinds = new Map<KindKey, KindBucket>();
+
+  constructor(private readonly indexDefinitions: readonly IndexDefinition[] = []) {}
+
+  private bucket(kind: KindKey): KindBucket {
+    let b = this.kinds.get(kind);
+    if (!b) {
+      b = { byName: new Map(), indexes: new Map() };
+      for (const d of this.indexDefinitions) if (d.kind === kind) b.indexes.set(d.name, { index: new IPIndex(), definition: d });
+      this.kinds.set(kind, b);
+    }
+    return b;
+  }
+
+  static keyOf(object: JsonObject): KindKey {
+    return kindKeyOf(String(object.apiVersion ?? ""), String(object.kind ?? ""));
+  }
+
+  /** Adds or replaces an object; it must not be mutated afterwards. */
+  upsert(object: JsonObject, kind: KindKey = ObjectStore.keyOf(object)): void {
+    const b = this.bucket(kind);
+    const { name, namespace } = nameOf(object);
+    const id = `${namespace}/${name}`;
+    const previous = b.byName.get(id);
+    if (previous) for (const { index } of b.indexes.values()) index.delete(previous);
+    b.byName.set(id, object);
+    for (const { index, definition } of b.indexes.values()) index.add(object, definition.keysOf(object));
+    b.listed = undefined;
+  }
+
+  delete(object: JsonObject, kind: KindKey = ObjectStore.keyOf(object)): void {
+    const b = this.kinds.get(kind);
+    if (!b) return;
+    const { name, namespace } = nameOf(object);
+    const id = `${namespace}/${name}`;
+    const previous = b.byName.get(id);
+    if (!previous) return;
+    b.byName.delete(id);
+    for (const { index } of b.indexes.values()) index.delete(previous);
+    b.listed = undefined;
+  }
+
+  /** Replaces every object of a kind at once (a re-list). */
+  replaceAll(kind: KindKey, objects: readonly JsonObject[]): void {
+    this.kinds.delete(kind);
+    const b = this.bucket(kind);
+    for (const o of objects) this.upsert(o, kind);
+    b.listed = undefined;
+  }
+
+  size(kind: KindKey): number {
+    return this.kinds.get(kind)?.byName.size ?? 0;
+  }
+
+  get(kind: KindKey, name: string, namespace?: string): JsonObject | undefined {
+    const b = this.kinds.get(kind);
+    if (!b) return undefined;
+    return b.byName.get(`${namespace ?? ""}/${name}`);
+  }
+
+  list(kind: KindKey): readonly JsonObject[] {
+    const b = this.kinds.get(kind);
+    if (!b) return EMPTY;
+    return (b.listed ??= [...b.byName.values()]);
+  }
+
+  ipQuery(kind: KindKey, index: string, query: IPQuery): readonly JsonObject[] {
+    const entry = this.kinds.get(kind)?.indexes.get(index);
+    if (!entry) {
+      // A kind with no objects yet has no bucket; an undeclared index is a programming error.
+      if (this.indexDefinitions.some((d) => d.kind === kind && d.name === index)) return EMPTY;
+      throw new Error(`no index "${index}" on ${kind}`);
+    }
+    return entry.index.query(query);
+  }
+}

@@ -1,0 +1,113 @@
+import { Address4, Address6 } from "ip-address";
+
+/**
+ * IP addresses and CIDR ranges with the semantics of Kubernetes' CEL `ip()`/`cidr()` library,
+ * parsed by `ip-address`. Addresses are kept as (family, bigint) so range tests are integer compares.
+ */
+export interface IPValue {
+  readonly family: 4 | 6;
+  readonly value: bigint;
+}
+
+export interface CIDRValue {
+  /** The address as written, host bits included: `cidr("10.0.0.1/24").ip()` is 10.0.0.1. */
+  readonly ip: IPValue;
+  readonly prefix: number;
+  /** First and last address of the range. */
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+const BITS = { 4: 32, 6: 128 } as const;
+
+export function parseIP(text: string): IPValue {
+  if (text.includes("/")) throw new Error(`IP Address "${text}" parse error: a prefix length is not allowed; use cidr()`);
+  if (text.includes("%")) throw new Error(`IP Address "${text}" parse error: zones are not allowed`);
+  if (text.includes(":")) {
+    if (!Address6.isValid(text)) throw new Error(`IP Address "${text}" parse error: not a valid IPv6 address`);
+    const addr = new Address6(text);
+    // Kubernetes rejects IPv4-mapped IPv6 addresses: they have two spellings of one address.
+    if (addr.is4()) throw new Error(`IP Address "${text}" parse error: IPv4-mapped IPv6 addresses are not allowed`);
+    return { family: 6, value: addr.bigInt() };
+  }
+  if (!Address4.isValid(text)) throw new Error(`IP Address "${text}" parse error: not a valid IPv4 address`);
+  return { family: 4, value: new Address4(text).bigInt() };
+}
+
+export function parseCIDR(text: string): CIDRValue {
+  const slash = text.indexOf("/");
+  if (slash < 0) throw new Error(`network address "${text}" parse error: a CIDR needs a prefix length, as in 10.0.0.0/24`);
+  const ip = parseIP(text.slice(0, slash));
+  const prefixText = text.slice(slash + 1);
+  const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!(prefix >= 0 && prefix <= BITS[ip.family])) {
+    throw new Error(`network address "${text}" parse error: prefix length must be 0..${BITS[ip.family]}`);
+  }
+  const hostBits = BigInt(BITS[ip.family] - prefix);
+  const start = (ip.value >> hostBits) << hostBits;
+  return { ip, prefix, start, end: start + (1n << hostBits) - 1n };
+}
+
+export function isIP(text: string): boolean {
+  return tryParse(parseIP, text);
+}
+
+export function isCIDR(text: string): boolean {
+  return tryParse(parseCIDR, text);
+}
+
+function tryParse(parse: (s: string) => unknown, text: string): boolean {
+  try {
+    parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function formatIP(ip: IPValue): string {
+  return ip.family === 4 ? Address4.fromBigInt(ip.value).correctForm() : Address6.fromBigInt(ip.value).correctForm();
+}
+
+export function formatCIDR(c: CIDRValue): string {
+  return `${formatIP(c.ip)}/${c.prefix}`;
+}
+
+export function maskedCIDR(c: CIDRValue): CIDRValue {
+  return { ...c, ip: { family: c.ip.family, value: c.start } };
+}
+
+export function cidrContainsIP(c: CIDRValue, ip: IPValue): boolean {
+  return c.ip.family === ip.family && ip.value >= c.start && ip.value <= c.end;
+}
+
+export function cidrContainsCIDR(outer: CIDRValue, inner: CIDRValue): boolean {
+  return outer.ip.family === inner.ip.family && inner.start >= outer.start && inner.end <= outer.end;
+}
+
+/** Two ranges overlap when they share at least one address; nesting counts. */
+export function cidrsOverlap(a: CIDRValue, b: CIDRValue): boolean {
+  return a.ip.family === b.ip.family && a.start <= b.end && b.start <= a.end;
+}
+
+// Classification as in Go's net/netip, which Kubernetes' CEL library delegates to.
+export function isLoopback(ip: IPValue): boolean {
+  return ip.family === 4 ? ip.value >> 24n === 127n : ip.value === 1n;
+}
+export function isUnspecified(ip: IPValue): boolean {
+  return ip.value === 0n;
+}
+export function isLinkLocalMulticast(ip: IPValue): boolean {
+  return ip.family === 4 ? ip.value >> 8n === 0xe00000n : ip.value >> 112n === 0xff02n;
+}
+export function isLinkLocalUnicast(ip: IPValue): boolean {
+  return ip.family === 4 ? ip.value >> 16n === 0xa9fen : ip.value >> 118n === 0x3fan;
+}
+export function isGlobalUnicast(ip: IPValue): boolean {
+  if (isUnspecified(ip) || isLoopback(ip) || isLinkLocalUnicast(ip)) return false;
+  if (ip.family === 4) {
+    if (ip.value === 0xffffffffn) return false;
+    return ip.value >> 28n !== 0xen; // not multicast 224.0.0.0/4
+  }
+  return ip.value >> 120n !== 0xffn; // not multicast ff00::/8
+}

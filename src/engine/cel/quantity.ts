@@ -1,0 +1,135 @@
+/**
+ * Kubernetes resource quantities (`resource.Quantity`) as exact rationals.
+ *
+ * A quantity's value is `num / 10^scale`. Binary suffixes multiply `num` by a power of two, so
+ * every quantity the API server accepts is represented exactly and compared without rounding.
+ */
+export interface QuantityValue {
+  readonly num: bigint;
+  readonly scale: number;
+}
+
+const BINARY: Record<string, bigint> = {
+  Ki: 1n << 10n,
+  Mi: 1n << 20n,
+  Gi: 1n << 30n,
+  Ti: 1n << 40n,
+  Pi: 1n << 50n,
+  Ei: 1n << 60n,
+};
+const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+
+// Same grammar as k8s.io/apimachinery/pkg/api/resource: <sign><digits>[.<digits>]<suffix>
+const QUANTITY = /^([+-]?)(\d*)(?:\.(\d*))?(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/;
+
+export function parseQuantity(text: string): QuantityValue {
+  const m = QUANTITY.exec(text);
+  if (!m || (m[2] === "" && (m[3] === undefined || m[3] === ""))) {
+    throw new Error(`quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': "${text}"`);
+  }
+  const sign = m[1] === "-" ? -1n : 1n;
+  const whole = m[2] ?? "";
+  const frac = m[3] ?? "";
+  const suffix = m[4] ?? "";
+  let num = BigInt((whole + frac) || "0") * sign;
+  let scale = frac.length;
+  if (suffix in BINARY) {
+    num *= BINARY[suffix] as bigint;
+  } else {
+    const exp = suffix.startsWith("e") || suffix.startsWith("E") ? Number(suffix.slice(1)) : (DECIMAL[suffix] as number);
+    if (Math.abs(exp) > 1000) throw new Error(`quantity exponent out of range: "${text}"`);
+    scale -= exp;
+  }
+  return normalize(num, scale);
+}
+
+export function isQuantity(text: string): boolean {
+  try {
+    parseQuantity(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function normalize(num: bigint, scale: number): QuantityValue {
+  if (num === 0n) return { num: 0n, scale: 0 };
+  while (scale > 0 && num % 10n === 0n) {
+    num /= 10n;
+    scale--;
+  }
+  if (scale < 0) {
+    num *= 10n ** BigInt(-scale);
+    scale = 0;
+  }
+  return { num, scale };
+}
+
+function align(a: QuantityValue, b: QuantityValue): [bigint, bigint, number] {
+  const scale = Math.max(a.scale, b.scale);
+  return [a.num * 10n ** BigInt(scale - a.scale), b.num * 10n ** BigInt(scale - b.scale), scale];
+}
+
+export function compareQuantity(a: QuantityValue, b: QuantityValue): -1 | 0 | 1 {
+  const [x, y] = align(a, b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export function addQuantity(a: QuantityValue, b: QuantityValue): QuantityValue {
+  const [x, y, scale] = align(a, b);
+  return normalize(x + y, scale);
+}
+
+export function negateQuantity(a: QuantityValue): QuantityValue {
+  return { num: -a.num, scale: a.scale };
+}
+
+export function fromInteger(n: bigint): QuantityValue {
+  return normalize(n, 0);
+}
+
+export function isIntegerQuantity(q: QuantityValue): boolean {
+  return q.scale === 0;
+}
+
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+
+export function quantityAsInteger(q: QuantityValue): bigint {
+  if (q.scale !== 0) throw new Error("cannot convert value to integer: it has a fractional part");
+  if (q.num > INT64_MAX || q.num < INT64_MIN) throw new Error("cannot convert value to integer: out of int64 range");
+  return q.num;
+}
+
+export function quantityAsFloat(q: QuantityValue): number {
+  return Number(q.num) / 10 ** q.scale;
+}
+
+/** A stable text form, used as the value's identity (so `==` compares values, not spellings). */
+export function canonicalKey(q: QuantityValue): string {
+  return q.scale === 0 ? q.num.toString() : `${q.num}e-${q.scale}`;
+}
+
+export function parseCanonicalKey(key: string): QuantityValue {
+  const at = key.indexOf("e-");
+  return at < 0 ? { num: BigInt(key), scale: 0 } : { num: BigInt(key.slice(0, at)), scale: Number(key.slice(at + 2)) };
+}
+
+/**
+ * Formats a quantity the way `kubectl` would print it: the largest binary suffix that divides an
+ * integer byte count exactly (1536Mi, 2Gi), otherwise a plain decimal.
+ */
+export function formatQuantity(q: QuantityValue): string {
+  if (q.scale === 0 && q.num !== 0n) {
+    const abs = q.num < 0n ? -q.num : q.num;
+    for (const suffix of ["Ei", "Pi", "Ti", "Gi", "Mi", "Ki"]) {
+      const unit = BINARY[suffix] as bigint;
+      if (abs % unit === 0n) return `${q.num / unit}${suffix}`;
+    }
+    return q.num.toString();
+  }
+  if (q.scale === 0) return "0";
+  const digits = (q.num < 0n ? -q.num : q.num).toString().padStart(q.scale + 1, "0");
+  const text = `${digits.slice(0, digits.length - q.scale)}.${digits.slice(digits.length - q.scale)}`;
+  return q.num < 0n ? `-${text}` : text;
+}

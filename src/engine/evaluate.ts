@@ -1,0 +1,180 @@
+import { celList, celMap, type CelValue } from "@bufbuild/cel";
+import type { Bindings, CompiledExpression } from "./cel/compile.js";
+import { fromCel, toCel, toCelCached } from "./cel/value.js";
+import { labelsOf, objectSelectorMatches, rulesMatch, selectorMatches } from "./match.js";
+import { singleLine } from "./message.js";
+import type { BoundParameters } from "./parameters.js";
+import type { CompiledPolicy, CompiledVariable, PolicySet } from "./policy-set.js";
+import type { AdmissionRequest, ClusterContext, Finding, JsonObject, Verdict } from "./types.js";
+
+export interface EvaluateOptions {
+  context: ClusterContext;
+  params: BoundParameters;
+  /** performance.now() after which evaluation stops with EvaluationDeadlineError. */
+  deadline?: number;
+}
+
+export class EvaluationDeadlineError extends Error {
+  constructor(readonly policy: string) {
+    super(`evaluation deadline exceeded before policy "${policy}"`);
+  }
+}
+
+const matchCache = new WeakMap<PolicySet, Map<string, readonly CompiledPolicy[]>>();
+
+/** The policies whose resource rules cover this kind of request, memoised per set. */
+export function matchingPolicies(set: PolicySet, request: AdmissionRequest): readonly CompiledPolicy[] {
+  let bySignature = matchCache.get(set);
+  if (!bySignature) matchCache.set(set, (bySignature = new Map()));
+  const r = request.resource;
+  const signature = `${r.group}|${r.version}|${r.resource}|${request.subResource ?? ""}|${request.operation}`;
+  let policies = bySignature.get(signature);
+  if (!policies) {
+    policies = set.policies.filter((p) => rulesMatch(p, request));
+    if (bySignature.size > 1024) bySignature.clear();
+    bySignature.set(signature, policies);
+  }
+  return policies;
+}
+
+/** Runs every matching policy and collects every result: all denials, not only the first. */
+export function evaluate(set: PolicySet, request: AdmissionRequest, options: EvaluateOptions): Verdict {
+  const verdict: Verdict = { allowed: true, denials: [], warnings: [], audits: [], matched: [] };
+  const candidates = matchingPolicies(set, request);
+  if (candidates.length === 0) return verdict;
+
+  const base = requestBindings(request, options.params);
+  for (const policy of candidates) {
+    if (options.deadline !== undefined && performance.now() > options.deadline) throw new EvaluationDeadlineError(policy.name);
+    if (!objectSelectorMatches(policy, request) || !namespaceMatches(policy, request, options.context)) continue;
+    new PolicyRun(policy, request, base, options.context, verdict).run();
+  }
+  verdict.allowed = verdict.denials.length === 0;
+  return verdict;
+}
+
+function requestBindings(request: AdmissionRequest, params: BoundParameters): Bindings {
+  const { object, oldObject, ...rest } = request;
+  return {
+    object: toCel(object ?? null),
+    oldObject: toCel(oldObject ?? null),
+    request: toCel(rest as unknown as JsonObject),
+    params: params.cel,
+  };
+}
+
+function namespaceMatches(policy: CompiledPolicy, request: AdmissionRequest, context: ClusterContext): boolean {
+  // As for webhooks, a namespace selector does not restrict cluster-scoped objects.
+  if (!policy.namespaceSelector || !request.namespace) return true;
+  return selectorMatches(policy.namespaceSelector, labelsOf(context.get("/Namespace", request.namespace)));
+}
+
+/** Stops a policy's evaluation once a lookup's onMissing has decided it. */
+class PolicyStopped extends Error {}
+
+class PolicyRun {
+  private readonly variables = new Map<string, CelValue>();
+  private readonly bindings: Bindings;
+
+  constructor(
+    private readonly policy: CompiledPolicy,
+    private readonly request: AdmissionRequest,
+    base: Bindings,
+    private readonly context: ClusterContext,
+    private readonly verdict: Verdict,
+  ) {
+    this.bindings = { ...base, variables: celMap(this.variables) };
+  }
+
+  run(): void {
+    try {
+      for (const condition of this.policy.matchConditions) {
+        const value = this.value(condition.expr, `matchCondition "${condition.name}"`);
+        if (value !== true) {
+          if (value !== false) throw new Error(`matchCondition "${condition.name}" must return a bool, got ${describe(value)}`);
+          return;
+        }
+      }
+      this.verdict.matched.push(this.policy.name);
+      for (const variable of this.policy.variables) this.variables.set(variable.name, this.resolve(variable));
+      for (const v of this.policy.validations) {
+        const ok = this.value(v.expr, "validation");
+        if (ok === true) continue;
+        if (ok !== false) throw new Error(`validation ${JSON.stringify(v.expr.source)} must return a bool, got ${describe(ok)}`);
+        this.report(v.action, this.message(v.message, v.messageExpr) ?? `failed expression: ${v.expr.source}`, v.reason);
+      }
+    } catch (err) {
+      if (err instanceof PolicyStopped) return;
+      const message = `policy could not be evaluated: ${(err as Error).message}`;
+      this.report(this.policy.failurePolicy === "Fail" ? "Deny" : "Audit", message, "InternalError");
+    }
+  }
+
+  private value(expr: CompiledExpression, what: string): CelValue {
+    const value = expr.evaluate(this.bindings);
+    if (value instanceof Error) throw new Error(`${what} ${JSON.stringify(expr.source)} failed: ${value.message}`);
+    return value;
+  }
+
+  private message(fixed: string | undefined, expr: CompiledExpression | undefined): string | undefined {
+    if (expr) {
+      const value = expr.evaluate(this.bindings);
+      // As in ValidatingAdmissionPolicy, a failing or empty messageExpression falls back to message.
+      if (typeof value === "string" && value.trim() !== "") return value;
+    }
+    return fixed;
+  }
+
+  private report(action: Finding["action"], message: string, reason?: string): void {
+    const finding: Finding = { policy: this.policy.name, action, message: singleLine(message) };
+    if (reason) finding.reason = reason;
+    const list = action === "Deny" ? this.verdict.denials : action === "Warn" ? this.verdict.warnings : this.verdict.audits;
+    list.push(finding);
+  }
+
+  private resolve(variable: CompiledVariable): CelValue {
+    switch (variable.type) {
+      case "expression":
+        return this.value(variable.expr, `variable "${variable.name}"`);
+      case "get": {
+        const name = this.value(variable.objectName, `lookup "${variable.name}" name`);
+        const namespace = variable.namespace ? this.value(variable.namespace, `lookup "${variable.name}" namespace`) : this.request.namespace;
+        const found =
+          typeof name === "string" && name !== "" ? this.context.get(variable.kind, name, typeof namespace === "string" ? namespace : undefined) : undefined;
+        if (found) return toCelCached(found);
+        const onMissing = variable.onMissing;
+        if (onMissing === "Null") return null;
+        // Later variables and messages may refer to this one: it is null from here on.
+        this.variables.set(variable.name, null);
+        if (onMissing.action !== "Allow") {
+          const text = this.message(onMissing.message, onMissing.messageExpr) ?? `${variable.kind.split("/")[1]} "${String(name)}" not found`;
+          this.report(onMissing.action, text, "NotFound");
+        }
+        throw new PolicyStopped();
+      }
+      case "list": {
+        const all = this.context.list(variable.kind);
+        const some = variable.limit !== undefined && all.length > variable.limit ? all.slice(0, variable.limit) : all;
+        return celList(some.map(toCelCached));
+      }
+      case "ipQuery": {
+        const within = variable.within ? cidrList(this.value(variable.within, `lookup "${variable.name}" within`)) : undefined;
+        const outside = variable.outside ? cidrList(this.value(variable.outside, `lookup "${variable.name}" outside`)) : undefined;
+        const found = this.context.ipQuery(variable.kind, variable.index, { within, outside, limit: variable.limit });
+        return celList(found.map(toCelCached));
+      }
+    }
+  }
+}
+
+function cidrList(value: CelValue): string[] {
+  const json = fromCel(value);
+  if (!Array.isArray(json) || !json.every((v) => typeof v === "string")) {
+    throw new Error(`an ipQuery range must be a list of CIDR strings, got ${describe(value)}`);
+  }
+  return json as string[];
+}
+
+function describe(value: CelValue): string {
+  return value === null ? "null" : typeof value === "object" ? "a " + (Symbol.iterator in value ? "list" : "map or object") : `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,10 @@
+// The engine's public surface: load and compile policies, bind parameters, evaluate a request.
+export { loadPolicySet, targetKey, type PolicySource } from "./load.js";
+export { PolicyLoadError, formatProblem, type PolicyProblem } from "./errors.js";
+export { bindParameters, parseParameterFlag, ParameterError, type BoundParameters } from "./parameters.js";
+export { evaluate, matchingPolicies, EvaluationDeadlineError, type EvaluateOptions } from "./evaluate.js";
+export { renderDenial, renderFinding, singleLine } from "./message.js";
+export { IPIndex } from "./ip-index.js";
+export type * from "./types.js";
+export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration } from "./policy-set.js";
+export { kindKeyOf } from "./types.js";

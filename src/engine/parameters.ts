@@ -1,0 +1,51 @@
+import { Ajv } from "ajv";
+import type { CelValue } from "@bufbuild/cel";
+import { toCel } from "./cel/value.js";
+import type { PolicySet } from "./policy-set.js";
+import type { JsonValue } from "./types.js";
+
+/** Parameter values checked against their declarations and converted for CEL once, not per request. */
+export interface BoundParameters {
+  readonly values: Readonly<Record<string, JsonValue>>;
+  readonly cel: CelValue;
+}
+
+export class ParameterError extends Error {}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+
+export function bindParameters(set: PolicySet, given: Readonly<Record<string, JsonValue>>): BoundParameters {
+  const values: Record<string, JsonValue> = {};
+  for (const name of Object.keys(given)) {
+    if (!set.parameters.has(name)) {
+      const known = [...set.parameters.keys()].sort().join(", ") || "none";
+      throw new ParameterError(`unknown parameter "${name}": no loaded policy declares it (declared: ${known})`);
+    }
+  }
+  for (const [name, decl] of set.parameters) {
+    const value = Object.hasOwn(given, name) ? (given[name] as JsonValue) : (decl.default ?? null);
+    if (decl.schema && value !== null) {
+      const validate = ajv.compile(decl.schema);
+      if (!validate(value)) {
+        const err = validate.errors?.[0];
+        throw new ParameterError(`parameter "${name}" = ${JSON.stringify(value)}: ${err?.instancePath ?? ""} ${err?.message ?? "is invalid"} (${decl.description})`);
+      }
+    }
+    values[name] = value;
+  }
+  return { values, cel: toCel(values) };
+}
+
+/** `--param NAME=VALUE`: VALUE is JSON when it parses as JSON, a string otherwise. */
+export function parseParameterFlag(flag: string): [string, JsonValue] {
+  const eq = flag.indexOf("=");
+  if (eq <= 0) throw new ParameterError(`--param "${flag}": expected NAME=VALUE`);
+  const raw = flag.slice(eq + 1);
+  let value: JsonValue;
+  try {
+    value = JSON.parse(raw) as JsonValue;
+  } catch {
+    value = raw;
+  }
+  return [flag.slice(0, eq), value];
+}

@@ -1,0 +1,72 @@
+import type { CompiledExpression } from "./cel/compile.js";
+import type { JsonObject, JsonValue, KindKey, LabelSelector, OnMissingSpec, ResourceRule, TargetSpec } from "./types.js";
+
+export type CompiledVariable =
+  | { name: string; type: "expression"; expr: CompiledExpression }
+  | {
+      name: string;
+      type: "get";
+      kind: KindKey;
+      objectName: CompiledExpression;
+      namespace?: CompiledExpression;
+      onMissing: "Null" | (OnMissingSpec & { messageExpr?: CompiledExpression });
+    }
+  | { name: string; type: "list"; kind: KindKey; limit?: number }
+  | {
+      name: string;
+      type: "ipQuery";
+      kind: KindKey;
+      index: string;
+      within?: CompiledExpression;
+      outside?: CompiledExpression;
+      limit?: number;
+    };
+
+export interface CompiledValidation {
+  expr: CompiledExpression;
+  action: "Deny" | "Warn" | "Audit";
+  message?: string;
+  messageExpr?: CompiledExpression;
+  reason?: string;
+}
+
+export interface CompiledPolicy {
+  name: string;
+  description: string;
+  file: string;
+  failurePolicy: "Fail" | "Ignore";
+  rules: ResourceRule[];
+  namespaceSelector?: LabelSelector;
+  objectSelector?: LabelSelector;
+  matchConditions: { name: string; expr: CompiledExpression }[];
+  variables: CompiledVariable[];
+  validations: CompiledValidation[];
+}
+
+export interface ParameterDeclaration {
+  name: string;
+  description: string;
+  schema?: JsonObject;
+  default?: JsonValue;
+  /** Policies that declare it. */
+  declaredBy: string[];
+}
+
+/** An index a context source must maintain, with the function that extracts its keys. */
+export interface IndexDefinition {
+  kind: KindKey;
+  name: string;
+  type: "ip";
+  keysOf(object: JsonObject): string[];
+}
+
+/** A loaded, compiled, immutable policy set. Evaluating a request against it parses nothing. */
+export interface PolicySet {
+  readonly policies: readonly CompiledPolicy[];
+  readonly parameters: ReadonlyMap<string, ParameterDeclaration>;
+  readonly indexes: readonly IndexDefinition[];
+  /** Every kind the policies look up, with how to watch it. */
+  readonly targets: ReadonlyMap<KindKey, TargetSpec>;
+  /** A digest of the sources: equal sets have equal hashes. */
+  readonly hash: string;
+}
