@@ -113,6 +113,14 @@ function checkReferences(expr: Expr, scope: ReadonlySet<string>, variables: Read
     for (const e of [c.loopCondition, c.loopStep, c.result]) if (e) checkReferences(e, inner, variables, env);
     return;
   }
+  if (kind.case === "callExpr" && kind.value.target?.exprKind.case === "identExpr" && !scope.has(kind.value.target.exprKind.value.name)) {
+    // A namespaced function such as ip.isCanonical(s) parses as a method call on an identifier.
+    const qualified = `${kind.value.target.exprKind.value.name}.${kind.value.function}`;
+    if (env.funcs.find(qualified)) {
+      for (const arg of kind.value.args) checkReferences(arg, scope, variables, env);
+      return;
+    }
+  }
   if (kind.case === "callExpr" && !kind.value.function.startsWith("_") && !env.funcs.find(kind.value.function)) {
     if (!isBuiltinFunction(kind.value.function)) {
       throw new CelCompileError(`undeclared function "${kind.value.function}"`);

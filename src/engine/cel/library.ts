@@ -81,6 +81,12 @@ const quantityFuncs: CelFunc[] = [
   celMethod("sub", Q, [INT], Q, function (n) {
     return qWrap(q.addQuantity(qOf(this), q.fromInteger(-n)));
   }),
+  celMethod("mul", Q, [INT], Q, function (n) {
+    return qWrap(q.multiplyQuantity(qOf(this), n));
+  }),
+  celMethod("divInt", Q, [INT], Q, function (n) {
+    return qWrap(q.divideQuantityInteger(qOf(this), n));
+  }),
   celMethod("isLessThan", Q, [Q], BOOL, function (o) {
     return q.compareQuantity(qOf(this), qOf(o)) < 0;
   }),
@@ -95,6 +101,7 @@ const quantityFuncs: CelFunc[] = [
 const ipFuncs: CelFunc[] = [
   celFunc("ip", [STRING], IP, (s) => ipWrap(ips.get(s))),
   celFunc("isIP", [STRING], BOOL, (s) => net.isIP(s)),
+  celFunc("ip.isCanonical", [STRING], BOOL, (s) => net.formatIP(ips.get(s)) === s),
   celFunc("string", [IP], STRING, (v) => IPType.unwrap(v)),
   celMethod("family", IP, [], INT, function () {
     return BigInt(ipOf(this).family);
@@ -259,6 +266,10 @@ const regexFuncs: CelFunc[] = [
   }),
   celMethod("findAll", STRING, [STRING], listType(STRING), function (pattern) {
     return [...this.matchAll(new RegExp(regexCache.get(pattern).source, "gu"))].map((m) => m[0]);
+  }),
+  celMethod("findAll", STRING, [STRING, INT], listType(STRING), function (pattern, limit) {
+    const all = [...this.matchAll(new RegExp(regexCache.get(pattern).source, "gu"))].map((m) => m[0]);
+    return limit < 0n ? all : all.slice(0, Number(limit));
   }),
 ];
 

@@ -88,12 +88,23 @@ export function fromInteger(n: bigint): QuantityValue {
   return normalize(n, 0);
 }
 
-export function isIntegerQuantity(q: QuantityValue): boolean {
-  return q.scale === 0;
-}
-
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
+
+/** As Quantity.AsInt64: whole, and within int64. */
+export function isIntegerQuantity(q: QuantityValue): boolean {
+  return q.scale === 0 && q.num <= INT64_MAX && q.num >= INT64_MIN;
+}
+
+export function multiplyQuantity(q: QuantityValue, n: bigint): QuantityValue {
+  return normalize(q.num * n, q.scale);
+}
+
+/** Integer division, truncating toward zero, as Quantity.QuoIntegerDivision. */
+export function divideQuantityInteger(q: QuantityValue, n: bigint): QuantityValue {
+  if (n === 0n) throw new Error("division by zero error");
+  return normalize(q.num / 10n ** BigInt(q.scale) / n, 0);
+}
 
 export function quantityAsInteger(q: QuantityValue): bigint {
   if (q.scale !== 0) throw new Error("cannot convert value to integer: it has a fractional part");

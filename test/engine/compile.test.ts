@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CelCompileError, compileExpression } from "../../src/engine/cel/compile.js";
+import { toCel } from "../../src/engine/cel/value.js";
+
+test("a syntax error is reported at load, with its position", () => {
+  assert.throws(() => compileExpression("object.spec.cpu.cores <="), (err: Error) => {
+    assert.ok(err instanceof CelCompileError);
+    assert.match(err.message, /CEL syntax error: at 1:\d+/);
+    return true;
+  });
+});
+
+test("a misspelt variable is reported at load, not when a request arrives", () => {
+  assert.throws(() => compileExpression("objct.spec.cpu.cores <= 248"), /undeclared reference to "objct"/);
+});
+
+test("an unknown function is reported at load", () => {
+  assert.throws(() => compileExpression("quantityy('1Gi')"), /undeclared function "quantityy"/);
+});
+
+test("variables.NAME must be declared before use", () => {
+  assert.throws(() => compileExpression("variables.cores > 1", { variables: new Set(["memory"]) }), /unknown variable "variables.cores" \(declared before this point: memory\)/);
+  assert.equal(compileExpression("variables.cores > 1", { variables: new Set(["cores"]) }).evaluate({ variables: toCel({ cores: 2 }) }), true);
+});
+
+test("comprehension variables are in scope only inside the macro", () => {
+  assert.equal(compileExpression("[1, 2].all(x, x > 0)").evaluate({}), true);
+  assert.throws(() => compileExpression("[1, 2].all(x, x > 0) && x > 0"), /undeclared reference to "x"/);
+});
+
+test("a runtime failure is returned as an Error, never thrown", () => {
+  const result = compileExpression("object.spec.missing.field == 1").evaluate({ object: toCel({ spec: {} }) });
+  assert.ok(result instanceof Error);
+  assert.match(result.message, /missing/);
+});
+
+test("CRD rules compile with self as their root", () => {
+  const rule = compileExpression("self.max > self.min", { roots: ["self"] });
+  assert.equal(rule.evaluate({ self: toCel({ min: 1, max: 4 }) }), true);
+  assert.throws(() => compileExpression("object.x", { roots: ["self"] }), /undeclared reference to "object"/);
+});
