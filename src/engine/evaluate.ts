@@ -138,7 +138,11 @@ class PolicyRun {
         return this.value(variable.expr, `variable "${variable.name}"`);
       case "get": {
         const name = this.value(variable.objectName, `lookup "${variable.name}" name`);
-        const namespace = variable.namespace ? this.value(variable.namespace, `lookup "${variable.name}" namespace`) : this.request.namespace;
+        const namespace = variable.namespace
+          ? this.value(variable.namespace, `lookup "${variable.name}" namespace`)
+          : variable.namespaced
+            ? (this.request.namespace ?? null)
+            : null;
         const found =
           typeof name === "string" && name !== "" ? this.context.get(variable.kind, name, typeof namespace === "string" ? namespace : undefined) : undefined;
         if (found) return toCelCached(found);

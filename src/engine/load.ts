@@ -221,7 +221,7 @@ class DocumentCompiler {
       const messageExpr =
         onMissing !== "Null" && onMissing.messageExpression ? this.expression(onMissing.messageExpression, `${path}.onMissing.messageExpression`, declared) : undefined;
       if (!objectName) return undefined;
-      return { name, type: "get", kind, objectName, namespace, onMissing: onMissing === "Null" ? onMissing : { ...onMissing, messageExpr } };
+      return { name, type: "get", kind, namespaced: spec.target.namespaced ?? false, objectName, namespace, onMissing: onMissing === "Null" ? onMissing : { ...onMissing, messageExpr } };
     }
     if (spec.list) return { name, type: "list", kind, limit: spec.list.limit };
     const q = spec.ipQuery as NonNullable<LookupSpec["ipQuery"]>;

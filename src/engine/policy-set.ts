@@ -7,6 +7,8 @@ export type CompiledVariable =
       name: string;
       type: "get";
       kind: KindKey;
+      /** Namespaced kinds default to the request's namespace; cluster-scoped ones have none. */
+      namespaced: boolean;
       objectName: CompiledExpression;
       namespace?: CompiledExpression;
       onMissing: "Null" | (OnMissingSpec & { messageExpr?: CompiledExpression });

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { encodeResponse } from "../../src/admission/review.js";
+import { ObjectStore } from "../../src/cluster/object-store.js";
+import { bindParameters, evaluate, EvaluationDeadlineError, loadPolicySet, type JsonObject, type JsonValue, type Verdict } from "../../src/engine/index.js";
+import { admissionRequest, type RequestOptions } from "../support/review.js";
+import { policyDoc, source } from "./policy-builder.js";
+
+const CLASS = { apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachineClass", resource: "virtualmachineclasses" };
+
+function vm(cores: number, extra: JsonObject = {}): JsonObject {
+  return {
+    apiVersion: "virtualization.deckhouse.io/v1alpha2",
+    kind: "VirtualMachine",
+    metadata: { name: "vm", namespace: "ns", labels: { tier: "prod" } },
+    spec: { virtualMachineClassName: "small", cpu: { cores }, memory: { size: "1Gi" }, blockDeviceRefs: [] },
+    ...extra,
+  };
+}
+
+function run(docs: JsonObject[], opts: RequestOptions & { context?: JsonObject[]; params?: Record<string, JsonValue>; deadline?: number }): Verdict {
+  const set = loadPolicySet(docs.map((d, i) => source(`p${i}.json`, d)));
+  const store = new ObjectStore(set.indexes);
+  for (const o of opts.context ?? []) store.upsert(o);
+  return evaluate(set, admissionRequest(opts), { context: store, params: bindParameters(set, opts.params ?? {}), deadline: opts.deadline });
+}
+
+const deny = (expression: string, message: string) => ({ expression, message, action: "Deny" });
+
+test("every Deny violation of every policy is reported, in order", () => {
+  const verdict = run(
+    [
+      policyDoc("cores", { validations: [deny("object.spec.cpu.cores <= 8", "too many cores"), deny("object.spec.cpu.cores % 2 == 0", "odd cores")] }),
+      policyDoc("memory", { validations: [deny("object.spec.memory.size == '2Gi'", "wrong memory")] }),
+    ],
+    { object: vm(9) },
+  );
+  assert.equal(verdict.allowed, false);
+  assert.deepEqual(
+    verdict.denials.map((d) => `${d.policy}: ${d.message}`),
+    ["cores: too many cores", "cores: odd cores", "memory: wrong memory"],
+  );
+});
+
+test("Warn becomes a warning and Audit is recorded without affecting the request", () => {
+  const verdict = run(
+    [policyDoc("p", { validations: [{ expression: "false", message: "heads up", action: "Warn" }, { expression: "false", message: "noted", action: "Audit" }] })],
+    { object: vm(2) },
+  );
+  assert.equal(verdict.allowed, true);
+  assert.deepEqual(verdict.warnings.map((w) => w.message), ["heads up"]);
+  assert.deepEqual(verdict.audits.map((a) => a.message), ["noted"]);
+  const response = encodeResponse("uid-1", verdict).response;
+  assert.deepEqual(response.warnings, ["[p] heads up"]);
+  assert.deepEqual(response.auditAnnotations, { p: "noted" });
+});
+
+test("messageExpression carries values; a failing one falls back to message", () => {
+  const verdict = run(
+    [
+      policyDoc("p", {
+        validations: [
+          { expression: "false", messageExpression: "'spec.cpu.cores is ' + string(object.spec.cpu.cores)", message: "static", action: "Deny" },
+          { expression: "false", messageExpression: "object.spec.nope.x", message: "fallback", action: "Deny" },
+        ],
+      }),
+    ],
+    { object: vm(249) },
+  );
+  assert.deepEqual(verdict.denials.map((d) => d.message), ["spec.cpu.cores is 249", "fallback"]);
+});
+
+test("messages are one line: newlines and control characters never reach a warning", () => {
+  const verdict = run([policyDoc("p", { validations: [{ expression: "false", messageExpression: "'line one\\nline two\\t\\u0007end'", message: "m", action: "Warn" }] })], {
+    object: vm(1),
+  });
+  assert.deepEqual(verdict.warnings.map((w) => w.message), ["line one line two end"]);
+});
+
+test("matchConditions gate a policy; resource rules decide the operations", () => {
+  const doc = policyDoc("p", {
+    matchConditions: [{ name: "prod-only", expression: "object.metadata.labels.tier == 'prod'" }],
+    validations: [deny("false", "denied")],
+  });
+  assert.equal(run([doc], { object: vm(1) }).allowed, false);
+  const dev = vm(1);
+  (dev.metadata as { labels: Record<string, string> }).labels.tier = "dev";
+  assert.equal(run([doc], { object: dev }).allowed, true);
+  assert.equal(run([doc], { oldObject: vm(1), operation: "DELETE" }).allowed, true, "DELETE is not in the rule's operations");
+});
+
+test("an expression that cannot be evaluated denies under Fail and is audited under Ignore", () => {
+  const failing = { validations: [deny("object.spec.nope.cores > 1", "m")] };
+  const fail = run([policyDoc("p", failing)], { object: vm(1) });
+  assert.equal(fail.allowed, false);
+  assert.match(fail.denials[0]?.message ?? "", /policy could not be evaluated: validation "object\.spec\.nope\.cores > 1" failed/);
+  const ignore = run([policyDoc("p", { ...failing, failurePolicy: "Ignore" })], { object: vm(1) });
+  assert.equal(ignore.allowed, true);
+  assert.equal(ignore.audits.length, 1);
+});
+
+test("a validation must return a bool", () => {
+  const verdict = run([policyDoc("p", { validations: [deny("object.spec.cpu.cores", "m")] })], { object: vm(1) });
+  assert.match(verdict.denials[0]?.message ?? "", /must return a bool, got bigint 1/);
+});
+
+test("get lookups: found object, Null when missing, Warn stops the policy with a message", () => {
+  const lookup = (onMissing: JsonValue) => ({
+    variables: [{ name: "cls", lookup: { target: CLASS, get: { name: "object.spec.virtualMachineClassName" }, onMissing } }],
+    validations: [deny("variables.cls == null || variables.cls.spec.maxCores >= object.spec.cpu.cores", "too big for class")],
+  });
+  const small = { apiVersion: "virtualization.deckhouse.io/v1alpha3", kind: "VirtualMachineClass", metadata: { name: "small" }, spec: { maxCores: 2 } };
+  assert.deepEqual(run([policyDoc("p", lookup("Null"))], { object: vm(4), context: [small] }).denials.map((d) => d.message), ["too big for class"]);
+  assert.equal(run([policyDoc("p", lookup("Null"))], { object: vm(4) }).allowed, true);
+  const warned = run([policyDoc("p", lookup({ action: "Warn", messageExpression: "'class ' + object.spec.virtualMachineClassName + ' not found'" }))], { object: vm(4) });
+  assert.equal(warned.allowed, true);
+  assert.deepEqual(warned.warnings.map((w) => w.message), ["class small not found"]);
+  const denied = run([policyDoc("p", lookup({ action: "Deny", message: "no class" }))], { object: vm(4) });
+  assert.deepEqual(denied.denials.map((d) => d.message), ["no class"]);
+});
+
+test("ipQuery lookups read the index the policies declare", () => {
+  const LEASE = { apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachineIPAddressLease", resource: "virtualmachineipaddressleases" };
+  const doc = policyDoc("p", {
+    indexes: [{ name: "address", target: LEASE, type: "ip", key: "object.metadata.name.substring(3).replace('-', '.')" }],
+    variables: [{ name: "stranded", lookup: { target: LEASE, ipQuery: { index: "address", outside: "['10.0.0.0/24']", limit: 5 } } }],
+    validations: [{ expression: "variables.stranded.size() == 0", messageExpression: "'strands ' + variables.stranded.map(l, l.metadata.name).join(', ')", message: "m", action: "Deny" }],
+  });
+  const lease = (name: string) => ({ apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachineIPAddressLease", metadata: { name } });
+  const verdict = run([doc], { object: vm(1), context: [lease("ip-10-0-0-5"), lease("ip-10-0-1-7")] });
+  assert.deepEqual(verdict.denials.map((d) => d.message), ["strands ip-10-0-1-7"]);
+});
+
+test("parameters come from their declaration's default unless given, and are checked against their schema", () => {
+  const doc = policyDoc("p", {
+    parameters: [{ name: "featureGates", description: "gates", schema: { type: "array", items: { type: "string" } }, default: [] }],
+    validations: [deny("'SDN' in params.featureGates", "needs SDN")],
+  });
+  assert.equal(run([doc], { object: vm(1) }).allowed, false);
+  assert.equal(run([doc], { object: vm(1), params: { featureGates: ["SDN"] } }).allowed, true);
+  assert.throws(() => run([doc], { object: vm(1), params: { featureGates: "SDN" } }), /parameter "featureGates" = "SDN": {2}?must be array/);
+  assert.throws(() => run([doc], { object: vm(1), params: { edition: "EE" } }), /unknown parameter "edition": no loaded policy declares it \(declared: featureGates\)/);
+});
+
+test("objectSelector matches labels of the object, or of the old object", () => {
+  const doc = policyDoc("p", { validations: [deny("false", "denied")] });
+  (doc.spec as { match: JsonObject }).match.objectSelector = { matchExpressions: [{ key: "tier", operator: "In", values: ["prod"] }] };
+  assert.equal(run([doc], { object: vm(1) }).allowed, false);
+  const unlabelled = vm(1);
+  (unlabelled.metadata as JsonObject).labels = {};
+  assert.equal(run([doc], { object: unlabelled }).allowed, true);
+});
+
+test("a deadline in the past stops evaluation with EvaluationDeadlineError", () => {
+  assert.throws(() => run([policyDoc("p")], { object: vm(1), deadline: performance.now() - 1 }), EvaluationDeadlineError);
+});
+
+test("a request no policy matches is allowed with nothing to say", () => {
+  const verdict = run([policyDoc("p", { validations: [deny("false", "denied")] })], {
+    object: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cm", namespace: "ns" } },
+  });
+  assert.deepEqual(verdict, { allowed: true, denials: [], warnings: [], audits: [], matched: [] });
+});
