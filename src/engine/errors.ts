@@ -6,7 +6,7 @@ export interface PolicyProblem {
 }
 
 export function formatProblem(p: PolicyProblem): string {
-  return `${p.file}: ${p.path || "(document)"}: ${p.message}`;
+  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
 }
 
 /** A policy set that failed to load. Nothing of it is used: the set loads whole or not at all. */
