@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { decodeReview, encodeResponse } from "../admission/review.js";
-import { evaluate } from "../engine/index.js";
+import { ManifestError } from "../cluster/files.js";
+import { evaluate, ParameterError, PolicyLoadError } from "../engine/index.js";
 import { UsageError, type Command } from "./command.js";
 import { dryRunFlags, prepareDryRun } from "./dry-run.js";
 
@@ -85,7 +86,7 @@ export function wrapErrors<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(err.message);
+    if (err instanceof PolicyLoadError || err instanceof ManifestError || err instanceof ParameterError) throw new UsageError(err.message);
     throw err;
   }
 }

@@ -46,5 +46,7 @@ export function fromCel(value: CelValue): JsonValue {
     for (const [k, v] of value) out[String(k)] = fromCel(v);
     return out;
   }
-  return String(value);
+  // Quantity, IP and CIDR values carry their canonical text.
+  const text = (value as { message?: { v?: unknown } }).message?.v;
+  return typeof text === "string" ? text : String(value);
 }
