@@ -1,0 +1,101 @@
+/**
+ * Engine benchmark (issue 2): one request evaluated against the full shipped policy set, next to
+ * JSON.parse of the same review, which is the floor no evaluator can go below.
+ *
+ *   npm run bench            # default iterations
+ *   BENCH_ITERATIONS=50000 npm run bench
+ */
+import { decodeReview, encodeResponse } from "../src/admission/review.js";
+import { ObjectStore } from "../src/cluster/object-store.js";
+import { bindParameters, evaluate, type JsonObject } from "../src/engine/index.js";
+import { loadPolicyDir } from "../src/policy-dir.js";
+import { fixture, fixtureObjects } from "../test/support/fixtures.js";
+import { admissionReview } from "../test/support/review.js";
+import { measure, micros, type Summary } from "./stats.js";
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20000);
+const LEASES = 50_000;
+const NODES = 1_000;
+
+const set = loadPolicyDir();
+const params = bindParameters(set, { edition: "EE", kubernetesVersion: "v1.33.4", featureGates: ["SDN", "VerticalVirtualMachineAutoscaler", "HotplugCPUAndMemoryWithInPlaceResize"] });
+
+function leaseName(i: number): string {
+  // 50,000 leases spread over 10.66.0.0/16 (inside the ModuleConfig's CIDRs below).
+  return `ip-10-66-${(i >> 8) & 255}-${i & 255}`;
+}
+
+function bigContext(): ObjectStore {
+  const store = new ObjectStore(set.indexes);
+  for (const o of [...fixtureObjects("cluster/cluster-configuration.yaml"), fixture("class/host-sized-v1alpha2.yaml")]) store.upsert(o);
+  for (let i = 0; i < LEASES; i++) {
+    store.upsert({
+      apiVersion: "virtualization.deckhouse.io/v1alpha2",
+      kind: "VirtualMachineIPAddressLease",
+      metadata: { name: leaseName(i) },
+      spec: { virtualMachineIPAddressRef: { name: `vm-${i}`, namespace: "tenant" } },
+    });
+  }
+  for (let i = 0; i < NODES; i++) {
+    store.upsert({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: `node-${i}` },
+      status: { addresses: [{ type: "InternalIP", address: `192.168.${i >> 8}.${i & 255}` }, { type: "Hostname", address: `node-${i}` }] },
+    });
+  }
+  return store;
+}
+
+const t0 = performance.now();
+const store = bigContext();
+const contextMs = performance.now() - t0;
+
+const moduleConfig = fixture("moduleconfig/virtualization.yaml");
+const settings = (moduleConfig.spec as { settings: { virtualMachineCIDRs: string[] } }).settings;
+settings.virtualMachineCIDRs = ["10.66.0.0/16", "10.67.0.0/16"];
+store.upsert(moduleConfig);
+const newModuleConfig = structuredClone(moduleConfig);
+(newModuleConfig.spec as { settings: { virtualMachineCIDRs: string[] } }).settings.virtualMachineCIDRs = ["10.66.0.0/16"];
+(newModuleConfig.metadata as { generation: number }).generation = 4;
+
+const vm = fixture("vm/vm-basic.yaml");
+const vmClass = fixture("class/host-sized-v1alpha3.yaml");
+(vmClass.metadata as { name: string }).name = "host-sized-2";
+
+const cases: { name: string; review: JsonObject }[] = [
+  { name: "VirtualMachine CREATE", review: admissionReview({ object: vm }) },
+  { name: "VirtualMachineClass CREATE", review: admissionReview({ object: vmClass }) },
+  { name: `ModuleConfig UPDATE (${LEASES / 1000}k leases, ${NODES} nodes)`, review: admissionReview({ object: newModuleConfig, oldObject: moduleConfig }) },
+];
+
+const rows: string[][] = [];
+for (const c of cases) {
+  const text = JSON.stringify(c.review);
+  const request = decodeReview(JSON.parse(text));
+  const sanity = evaluate(set, request, { context: store, params });
+  const floor: Summary = measure(() => JSON.parse(text), ITERATIONS);
+  const evalOnly: Summary = measure(() => evaluate(set, request, { context: store, params }), ITERATIONS);
+  const full: Summary = measure(() => {
+    const r = decodeReview(JSON.parse(text));
+    return JSON.stringify(encodeResponse(r.uid, evaluate(set, r, { context: store, params })));
+  }, ITERATIONS);
+  rows.push([
+    c.name,
+    micros(evalOnly.median),
+    micros(evalOnly.p99),
+    micros(full.median),
+    micros(full.p99),
+    micros(floor.median),
+    micros(floor.p99),
+    `${sanity.matched.length} matched, ${sanity.allowed ? "allowed" : `denied ×${sanity.denials.length}`}`,
+  ]);
+}
+
+const header = ["request", "evaluate median µs", "evaluate p99 µs", "parse→evaluate→encode median µs", "p99 µs", "JSON.parse median µs", "JSON.parse p99 µs", "verdict"];
+console.log(`virtguard engine benchmark: ${set.policies.length} policies, ${ITERATIONS} iterations each, node ${process.version}`);
+console.log(`context: ${LEASES} leases + ${NODES} nodes loaded and indexed in ${contextMs.toFixed(0)} ms; heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
+console.log("");
+console.log(`| ${header.join(" | ")} |`);
+console.log(`|${header.map(() => "---").join("|")}|`);
+for (const r of rows) console.log(`| ${r.join(" | ")} |`);
