@@ -20,7 +20,15 @@ export interface CIDRValue {
 
 const BITS = { 4: 32, 6: 128 } as const;
 
+// Dotted quads without leading zeros, as Go's netip accepts them; the common case, parsed without ip-address.
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 export function parseIP(text: string): IPValue {
+  const quad = IPV4.exec(text);
+  if (quad) {
+    const n = ((Number(quad[1]) * 256 + Number(quad[2])) * 256 + Number(quad[3])) * 256 + Number(quad[4]);
+    return { family: 4, value: BigInt(n) };
+  }
   if (text.includes("/")) throw new Error(`IP Address "${text}" parse error: a prefix length is not allowed; use cidr()`);
   if (text.includes("%")) throw new Error(`IP Address "${text}" parse error: zones are not allowed`);
   if (text.includes(":")) {
