@@ -27,7 +27,7 @@ const OPERATIONS = new Set(["CREATE", "UPDATE", "DELETE", "CONNECT"]);
 
 /** Checks the shape of an admission.k8s.io/v1 AdmissionReview and returns its request. */
 export function decodeReview(body: unknown): AdmissionRequest {
-  if (!isObject(body)) throw new ReviewError(`expected an AdmissionReview object, got ${Array.isArray(body) ? "an array" : typeof body}`);
+  if (!isObject(body)) throw new ReviewError(`expected an AdmissionReview object, got ${body === null ? "null" : Array.isArray(body) ? "an array" : typeof body}`);
   if (body.apiVersion !== REVIEW_API_VERSION) {
     throw new ReviewError(`apiVersion must be "${REVIEW_API_VERSION}", got ${JSON.stringify(body.apiVersion ?? null)}`);
   }

@@ -1,0 +1,251 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { JsonValue } from "../engine/index.js";
+import { createApp, type Health } from "./app.js";
+import { fileContextProvider, type ContextProvider } from "./context-provider.js";
+import { createLogger, type Logger } from "./logger.js";
+import { ServerMetrics } from "./metrics.js";
+import { PolicyStore } from "./policy-store.js";
+import { CertificateFiles, createDevCertificates, TLS_OPTIONS, type CertPair, type DevCertificates } from "./tls.js";
+import { createValidateHandler, type FailureRule } from "./validate.js";
+
+export type TlsSource = { certFile: string; keyFile: string } | { dev: true; caFile?: string };
+
+export interface ServerOptions {
+  /** 0 picks a free port (tests); RunningServer.port says which. */
+  port: number;
+  /** Interface to bind; default all (IPv6 and IPv4). */
+  address?: string;
+  tls: TlsSource;
+  policiesDir: string;
+  params?: Readonly<Record<string, JsonValue>>;
+  /** Default: no cluster objects. */
+  context?: ContextProvider;
+  logger?: Logger;
+  /** Serve /metrics (and the probes) over plain HTTP on this port instead of the main port. */
+  metricsPort?: number;
+  failureRule?: FailureRule;
+  /** Evaluation budget per request; default 2000 ms. */
+  evalTimeoutMs?: number;
+  /** After SIGTERM, keep serving (with /readyz failing) this long before closing the listener; default 0. */
+  shutdownDelayMs?: number;
+  /** Everything from the shutdown signal to exit fits in this; default 25 s. */
+  shutdownGracePeriodMs?: number;
+  /** Quiet time after a file event before re-reading; default 250 ms. */
+  reloadDebounceMs?: number;
+  /** Re-check policies and certificates this often even without events (0: never); default 10 s. */
+  reloadIntervalMs?: number;
+  maxBodyBytes?: number;
+  /** Node.js process metrics (default true; tests with many servers in one process turn them off). */
+  defaultMetrics?: boolean;
+}
+
+export interface ShutdownResult {
+  /** True when every in-flight request finished within the grace period. */
+  clean: boolean;
+  /** Connections cut when the grace period ran out. */
+  forced: number;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly metricsPort: number | undefined;
+  readonly server: HttpsServer;
+  readonly metrics: ServerMetrics;
+  readonly policies: PolicyStore;
+  readonly logger: Logger;
+  /** Development mode's CA (no --tls-cert/--tls-key). */
+  readonly dev: DevCertificates | undefined;
+  /** The pair serving new connections now. */
+  certificate(): CertPair;
+  /** Re-checks --tls-cert/--tls-key now rather than waiting for the watcher (tests). */
+  checkCertificates(): "unchanged" | "reloaded" | "rejected" | "dev";
+  ready(): boolean;
+  /** Readiness off, wait the delay, stop listening, let in-flight requests finish, close. Idempotent. */
+  shutdown(opts?: { delayMs?: number }): Promise<ShutdownResult>;
+}
+
+function listen(server: HttpServer | HttpsServer, port: number, address: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, address, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Starts `virtguard serve`: policies loaded, context activated, TLS listener up. Throws on any startup problem. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const logger = opts.logger ?? createLogger("info");
+  const evalTimeoutMs = opts.evalTimeoutMs ?? 2000;
+  const grace = opts.shutdownGracePeriodMs ?? 25_000;
+  const debounce = opts.reloadDebounceMs ?? 250;
+  const interval = opts.reloadIntervalMs ?? 10_000;
+  const context = opts.context ?? fileContextProvider([]);
+  const metrics = new ServerMetrics({ timeoutSeconds: evalTimeoutMs / 1000, defaultMetrics: opts.defaultMetrics });
+
+  const policies = await PolicyStore.open({ dir: opts.policiesDir, params: opts.params ?? {}, context, logger, metrics });
+
+  let shuttingDown = false;
+  const health: Health = {
+    notReady() {
+      const reasons: string[] = [];
+      if (shuttingDown) reasons.push("shutting down");
+      const ctx = context.notReady();
+      if (ctx) reasons.push(`context: ${ctx}`);
+      return reasons.length > 0 ? reasons : undefined;
+    },
+    draining: () => shuttingDown,
+  };
+
+  const validate = createValidateHandler({
+    policies,
+    metrics,
+    logger,
+    failureRule: opts.failureRule ?? "deny",
+    evalTimeoutMs,
+    maxBodyBytes: opts.maxBodyBytes,
+    draining: () => shuttingDown,
+  });
+  const metricsOnMain = opts.metricsPort === undefined;
+  const app = createApp({ health, metrics: metricsOnMain ? metrics.registry : undefined, validate });
+
+  // The hot path: POST /validate (the API server appends ?timeout=10s) never enters express.
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? "";
+    if (req.method === "POST" && url.startsWith("/validate") && (url.length === 9 || url.charCodeAt(9) === 63 /* ? */)) {
+      validate(req, res);
+      return;
+    }
+    app(req, res);
+  };
+
+  let dev: DevCertificates | undefined;
+  let certificates: CertificateFiles | undefined;
+  let initial: CertPair;
+  if ("dev" in opts.tls) {
+    dev = createDevCertificates(opts.tls.caFile);
+    initial = dev.pair;
+    metrics.certReloads.inc();
+    metrics.certNotAfter.set(Math.floor(initial.notAfter.getTime() / 1000));
+  } else {
+    certificates = new CertificateFiles(
+      opts.tls.certFile,
+      opts.tls.keyFile,
+      (pair) => server.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key }),
+      logger,
+      metrics,
+    );
+    initial = certificates.pair;
+  }
+
+  const server: HttpsServer = createHttpsServer(
+    {
+      ...TLS_OPTIONS,
+      cert: initial.cert,
+      key: initial.key,
+      // Slow or stalled clients cannot hold a request open for long…
+      requestTimeout: 30_000,
+      headersTimeout: 10_000,
+      // …while idle keep-alive connections outlive the Go client's 90 s idle timeout, so that it
+      // is the client, not the server, that closes them (no race on a connection being reused).
+      keepAliveTimeout: 120_000,
+    },
+    onRequest,
+  );
+  server.on("tlsClientError", (err) => logger.debug({ err: err.message }, "TLS handshake failed"));
+
+  let metricsServer: HttpServer | undefined;
+  const port = await listen(server, opts.port, opts.address);
+  let metricsPort: number | undefined;
+  try {
+    if (!metricsOnMain) {
+      metricsServer = createHttpServer(createApp({ health, metrics: metrics.registry }));
+      metricsPort = await listen(metricsServer, opts.metricsPort ?? 0, opts.address);
+    }
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+
+  certificates?.watch(debounce, interval);
+  policies.watch(debounce, interval);
+  metrics.readyProbe = () => health.notReady() === undefined;
+
+  const serving = policies.current;
+  logger.info(
+    {
+      port,
+      address: opts.address ?? "(all)",
+      metrics: metricsOnMain ? `https://:${port}/metrics` : `http://:${metricsPort}/metrics`,
+      tls: dev ? { mode: "dev", caFile: dev.caFile } : { mode: "files", cert: certificates?.certFile, key: certificates?.keyFile },
+      policiesDir: opts.policiesDir,
+      policies: serving.set.policies.map((p) => p.name),
+      hash: serving.hash,
+      generation: serving.generation,
+      context: context.description,
+      failureRule: opts.failureRule ?? "deny",
+      evalTimeoutMs,
+    },
+    "listening",
+  );
+
+  let shutdownPromise: Promise<ShutdownResult> | undefined;
+  const httpsServer = server;
+  async function doShutdown(delayMs: number): Promise<ShutdownResult> {
+    const started = Date.now();
+    shuttingDown = true;
+    logger.info({ delayMs, gracePeriodMs: grace }, "shutting down: /readyz fails from now on");
+    if (delayMs > 0) await sleep(Math.min(delayMs, grace));
+    policies.close();
+    certificates?.close();
+    // Stop listening and close idle keep-alive connections; busy ones close after their response
+    // (every response now carries Connection: close).
+    const closed = new Promise<void>((resolve) => httpsServer.close(() => resolve()));
+    httpsServer.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const left = Math.max(0, grace - (Date.now() - started) - 250);
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), left)));
+    const clean = await Promise.race([closed.then(() => true as const), timedOut]);
+    clearTimeout(timer);
+    let forced = 0;
+    if (!clean) {
+      forced = await new Promise<number>((resolve) => httpsServer.getConnections((_e, n) => resolve(n)));
+      logger.error({ connections: forced }, "grace period over: closing the connections still open");
+      httpsServer.closeAllConnections();
+    }
+    if (metricsServer) {
+      const m = metricsServer;
+      await new Promise<void>((resolve) => {
+        m.close(() => resolve());
+        m.closeAllConnections();
+      });
+    }
+    await context.close();
+    logger.info({ clean, forced, tookMs: Date.now() - started }, "shut down");
+    return { clean, forced };
+  }
+
+  return {
+    port,
+    metricsPort,
+    server: httpsServer,
+    metrics,
+    policies,
+    logger,
+    dev,
+    certificate: () => certificates?.pair ?? initial,
+    checkCertificates: () => certificates?.check() ?? "dev",
+    ready: () => health.notReady() === undefined,
+    shutdown(o = {}) {
+      shutdownPromise ??= doShutdown(o.delayMs ?? opts.shutdownDelayMs ?? 0);
+      return shutdownPromise;
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { evaluate, type AdmissionRequest, type Finding, type Verdict } from "../engine/index.js";
+import type { Logger } from "./logger.js";
+import type { Decision, ServerMetrics } from "./metrics.js";
+import type { PolicyStore } from "./policy-store.js";
+import { decodeReview, encodeFailure, encodeResponse, ReviewError, type AdmissionReviewResponse } from "./review.js";
+
+/** The API server sends objects up to ~3 MiB, and an UPDATE carries two. */
+export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+/** How much of an oversized body is read and dropped after its 413 before the connection is cut. */
+const DISCARD_LIMIT = 16 * 1024 * 1024;
+
+export type FailureRule = "deny" | "allow";
+
+export interface ValidateOptions {
+  policies: PolicyStore;
+  metrics: ServerMetrics;
+  logger: Logger;
+  /** What an internal error answers: deny (fail closed, the default) or allow with a warning. */
+  failureRule: FailureRule;
+  /** Budget for evaluating one request, in milliseconds. */
+  evalTimeoutMs: number;
+  maxBodyBytes?: number;
+  /** True once shutdown began: responses then close their connection, so clients re-dial elsewhere. */
+  draining(): boolean;
+}
+
+/** Response headers are built once; only the length changes. */
+function jsonHeaders(length: number, close: boolean): string[] {
+  return close
+    ? ["content-type", "application/json", "content-length", String(length), "connection", "close"]
+    : ["content-type", "application/json", "content-length", String(length)];
+}
+
+/**
+ * POST /validate, answered straight from the server's request listener, before and without
+ * express: the body is read by hand (with the size limit enforced while it streams), parsed once,
+ * evaluated, and answered with one write. Everything else goes to the express app.
+ */
+export function createValidateHandler(opts: ValidateOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { policies, metrics, logger, failureRule, evalTimeoutMs } = opts;
+  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const debug = logger.isLevelEnabled("debug");
+  const info = logger.isLevelEnabled("info");
+
+  function reply(res: ServerResponse, status: number, body: string, close = false): void {
+    res.writeHead(status, jsonHeaders(Buffer.byteLength(body), close || opts.draining()));
+    res.end(body);
+  }
+
+  function refuse(res: ServerResponse, status: 400 | 413, message: string, close = false): void {
+    metrics.badRequests.inc({ code: String(status) });
+    if (debug) logger.debug({ status, err: message }, "admission request refused");
+    reply(res, status, JSON.stringify({ error: message, code: status }), close);
+  }
+
+  /**
+   * 413 at once, without buffering. The rest of a moderately oversized body is read and dropped, so
+   * that a client still writing it gets the answer rather than a reset, and the connection stays usable;
+   * past DISCARD_LIMIT bytes (or a declared length beyond it) the connection is closed instead.
+   */
+  function tooLarge(req: IncomingMessage, res: ServerResponse, size: string, declared: number | undefined): void {
+    const close = declared !== undefined && declared > DISCARD_LIMIT;
+    refuse(res, 413, `request body is ${size}; the limit is ${maxBody} bytes (6 MiB)`, close);
+    if (close) return;
+    let dropped = 0;
+    req.on("data", (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > DISCARD_LIMIT) req.socket.destroy();
+    });
+  }
+
+  function answer(res: ServerResponse, start: number, body: Buffer): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch (err) {
+      return refuse(res, 400, body.length === 0 ? "request body is empty; expected an AdmissionReview (JSON)" : `request body is not JSON: ${(err as Error).message}`);
+    }
+    let request: AdmissionRequest;
+    try {
+      request = decodeReview(parsed);
+    } catch (err) {
+      if (err instanceof ReviewError) return refuse(res, 400, `not an admission.k8s.io/v1 AdmissionReview: ${err.message}`);
+      throw err;
+    }
+    const serving = policies.current;
+    const kind = metrics.kind(request.kind.kind);
+    const operation = request.operation;
+    let verdict: Verdict | undefined;
+    let response: AdmissionReviewResponse;
+    let decision: Decision;
+    const evalStart = performance.now();
+    try {
+      verdict = evaluate(serving.set, request, { context: serving.context, params: serving.params, deadline: evalStart + evalTimeoutMs });
+      response = encodeResponse(request.uid, verdict);
+      decision = !verdict.allowed ? "denied" : verdict.warnings.length > 0 ? "warned" : "allowed";
+    } catch (err) {
+      decision = "error";
+      const message = (err as Error).message ?? String(err);
+      logger.error({ uid: request.uid, ...who(request), err: message, stack: (err as Error).stack, failureRule, generation: serving.generation }, "evaluation failed");
+      response = encodeFailure(request.uid, message, failureRule);
+    }
+    const evalEnd = performance.now();
+    reply(res, 200, JSON.stringify(response));
+
+    metrics.evaluationDuration.observe({ kind, operation }, (evalEnd - evalStart) / 1000);
+    metrics.requestDuration.observe({ decision, kind, operation }, (performance.now() - start) / 1000);
+    if (verdict === undefined || verdict.matched.length === 0) {
+      metrics.decisions.inc({ decision, kind, operation, policy: "" });
+    } else {
+      for (const policy of verdict.matched) {
+        const d: Decision = hasPolicy(verdict.denials, policy) ? "denied" : hasPolicy(verdict.warnings, policy) ? "warned" : "allowed";
+        metrics.decisions.inc({ decision: d, kind, operation, policy: metrics.policy(policy) });
+      }
+    }
+    if (info && verdict !== undefined) logFindings(request, verdict, serving.generation);
+    if (debug) {
+      logger.debug(
+        { uid: request.uid, ...who(request), dryRun: request.dryRun === true, decision, durationMs: round(performance.now() - start), generation: serving.generation },
+        "admission request",
+      );
+    }
+  }
+
+  function logFindings(request: AdmissionRequest, verdict: Verdict, generation: number): void {
+    if (verdict.denials.length + verdict.warnings.length + verdict.audits.length === 0) return;
+    const base = { uid: request.uid, ...who(request), dryRun: request.dryRun === true, generation };
+    // A message is rendered from the object; for a Secret it could quote the data.
+    const secret = request.kind.group === "" && request.kind.kind === "Secret";
+    const text = (f: Finding): string => (secret ? "[message about a Secret not logged]" : f.message);
+    for (const f of verdict.denials) logger.info({ ...base, policy: f.policy, action: "Deny", reason: f.reason, message: text(f) }, "denied");
+    for (const f of verdict.warnings) logger.info({ ...base, policy: f.policy, action: "Warn", message: text(f) }, "warning");
+    for (const f of verdict.audits) logger.info({ ...base, policy: f.policy, action: "Audit", message: text(f) }, "audit");
+  }
+
+  return function validate(req, res) {
+    const start = performance.now();
+    const length = req.headers["content-length"];
+    if (length !== undefined && Number(length) > maxBody) return tooLarge(req, res, `${length} bytes (Content-Length)`, Number(length));
+    metrics.inFlight.inc();
+    res.on("close", () => metrics.inFlight.dec());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on("data", (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > maxBody) {
+        refused = true;
+        chunks.length = 0;
+        return tooLarge(req, res, `over ${maxBody} bytes`, undefined);
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (refused) return;
+      try {
+        answer(res, start, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+      } catch (err) {
+        // Nothing in answer() should throw; if something does, the request still gets an answer.
+        logger.error({ err: (err as Error).message, stack: (err as Error).stack }, "internal error answering /validate");
+        if (!res.headersSent) reply(res, 500, JSON.stringify({ error: "internal error", code: 500 }));
+      }
+    });
+    req.on("error", (err) => {
+      if (debug) logger.debug({ err: err.message }, "request stream error");
+    });
+  };
+}
+
+function hasPolicy(findings: readonly Finding[], policy: string): boolean {
+  for (const f of findings) if (f.policy === policy) return true;
+  return false;
+}
+
+function who(request: AdmissionRequest): { user: string | undefined; kind: string; operation: string; namespace: string | undefined; name: string | undefined } {
+  return {
+    user: request.userInfo?.username,
+    kind: request.kind.group ? `${request.kind.kind}.${request.kind.group}` : request.kind.kind,
+    operation: request.operation,
+    namespace: request.namespace,
+    name: request.name,
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
