@@ -10,13 +10,30 @@ export type RootVariable = (typeof ROOT_VARIABLES)[number];
 export type Bindings = Partial<Record<RootVariable, CelValue>> & Record<string, CelValue>;
 
 const DYN = CelScalar.DYN;
+
+/**
+ * `matches()` would otherwise compile its pattern on every call; patterns in policies are
+ * constants, so each is compiled once. The bound keeps patterns taken from objects in check.
+ */
+const compiledPatterns = new Map<string, RegExp>();
+const cachedRegex = {
+  compile(pattern: string) {
+    let re = compiledPatterns.get(pattern);
+    if (!re) {
+      re = new RegExp(pattern, "u");
+      if (compiledPatterns.size >= 512) compiledPatterns.clear();
+      compiledPatterns.set(pattern, re);
+    }
+    return re;
+  },
+};
 const environments = new Map<string, CelEnv>();
 
 function environment(roots: readonly string[]): CelEnv {
   const key = roots.join(",");
   let env = environments.get(key);
   if (!env) {
-    env = celEnv({ registry, funcs: [...virtguardFunctions], variables: Object.fromEntries(roots.map((n) => [n, DYN])) });
+    env = celEnv({ registry, funcs: [...virtguardFunctions], variables: Object.fromEntries(roots.map((n) => [n, DYN])), re2: cachedRegex });
     environments.set(key, env);
   }
   return env;
