@@ -1,0 +1,46 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (tests run from dist/test/deploy/). */
+export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+/** The built CLI. */
+export const cliMain = join(repoRoot, "dist", "src", "cli", "main.js");
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `virtguard ARGS` as a real process. */
+export function virtguard(args: string[], opts: { cwd?: string; input?: string } = {}): Run {
+  const r = spawnSync(process.execPath, [cliMain, ...args], { cwd: opts.cwd ?? repoRoot, input: opts.input, encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs another program; `missing` is true when it is not installed. */
+export function tool(cmd: string, args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Run & { missing: boolean } {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, input: opts.input, env: opts.env ?? process.env, encoding: "utf8", timeout: 60_000 });
+  const missing = (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+  return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", missing };
+}
+
+export function hasTool(cmd: string, versionArgs: string[]): boolean {
+  return !tool(cmd, versionArgs).missing;
+}
+
+const tempDirs: string[] = [];
+
+/** A temporary directory; removeTempDirs() (call it from after()) deletes them all. */
+export function tempDir(prefix = "virtguard-deploy-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
