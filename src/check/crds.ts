@@ -1,0 +1,87 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, parseAllDocuments } from "yaml";
+import type { JsonObject } from "../engine/index.js";
+import { CrdSchemas } from "../schema/crd-schema.js";
+
+/** The module settings schema in a CRD directory, and the ModuleConfig it describes (as loadCrdDir reads them). */
+const MODULE_SETTINGS = { file: "config-values.yaml", module: "virtualization" };
+
+export interface LoadedCrds {
+  schemas: CrdSchemas;
+  /** Plural resource names by "group/Kind", from the CRDs read. */
+  resources: Map<string, string>;
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function groupKindVersion(object: JsonObject): { group: string; version: string; kind: string } {
+  const apiVersion = String(object.apiVersion ?? "");
+  const slash = apiVersion.lastIndexOf("/");
+  return { group: slash < 0 ? "" : apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), kind: String(object.kind ?? "") };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * The CRD schemas of a directory, compiled only for the kinds and versions the given objects use.
+ * Compiling a CRD's schema (twice: to validate, and to fill defaults) is what costs at start-up, so a
+ * check of one VirtualMachine compiles the VirtualMachine schema at its one version and nothing else;
+ * files that cannot hold a needed CRD (no `kind: <Kind>` line in them) are not even parsed.
+ * Same files and semantics as `loadCrdDir`, which compiles everything.
+ */
+export function loadCrdsFor(dir: string, objects: Iterable<JsonObject>): LoadedCrds {
+  const wanted = new Map<string, Set<string>>(); // "group/Kind" -> versions
+  let settingsWanted = false;
+  for (const o of objects) {
+    const { group, version, kind } = groupKindVersion(o);
+    const key = `${group}/${kind}`;
+    let versions = wanted.get(key);
+    if (!versions) wanted.set(key, (versions = new Set()));
+    versions.add(version);
+    if (kind === "ModuleConfig" && group === "deckhouse.io" && (o.metadata as { name?: unknown } | undefined)?.name === MODULE_SETTINGS.module) settingsWanted = true;
+  }
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    throw new Error(`${dir}: cannot read CRD directory: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const kinds = [...new Set([...wanted.keys()].map((k) => k.slice(k.lastIndexOf("/") + 1)))].filter((k) => k !== "");
+  const mentionsWantedKind = kinds.length
+    ? new RegExp(`\\bkind["']?\\s*:\\s*["']?(?:${kinds.map(escapeRegExp).join("|")})["']?\\s*(?:$|[,}])`, "m")
+    : undefined;
+  const crds: JsonObject[] = [];
+  const resources = new Map<string, string>();
+  for (const name of names.filter((n) => /\.(ya?ml|json)$/.test(n) && n !== MODULE_SETTINGS.file).sort()) {
+    const file = join(dir, name);
+    const text = readFileSync(file, "utf8");
+    if (!mentionsWantedKind?.test(text)) continue;
+    for (const doc of parseAllDocuments(text)) {
+      if (doc.errors.length > 0) throw new Error(`${file}: invalid YAML: ${doc.errors[0]?.message.split("\n")[0]}`);
+      const crd = doc.toJS() as unknown;
+      if (!isObject(crd) || crd.kind !== "CustomResourceDefinition" || !isObject(crd.spec)) continue;
+      const spec = crd.spec;
+      const names = isObject(spec.names) ? spec.names : {};
+      const key = `${String(spec.group)}/${String(names.kind)}`;
+      const versions = wanted.get(key);
+      if (!versions) continue;
+      if (typeof names.plural === "string") resources.set(key, names.plural);
+      const all = Array.isArray(spec.versions) ? spec.versions.filter(isObject) : [];
+      let used = all.filter((v) => versions.has(String(v.name)));
+      // An unserved version must still be reported as such: keep one version so the kind is known.
+      if (used.length === 0) used = all.slice(0, 1);
+      crds.push({ ...crd, spec: { ...spec, versions: used } });
+    }
+  }
+  const schemas = new CrdSchemas(crds);
+  const settings = join(dir, MODULE_SETTINGS.file);
+  if (settingsWanted && existsSync(settings)) {
+    schemas.addModuleSettingsSchema(MODULE_SETTINGS.module, parse(readFileSync(settings, "utf8")) as JsonObject);
+  }
+  return { schemas, resources };
+}

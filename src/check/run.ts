@@ -1,0 +1,211 @@
+import { existsSync } from "node:fs";
+import type { ParsedObject } from "../cluster/files.js";
+import { loadFileContext } from "../cluster/file-context.js";
+import { ObjectStore } from "../cluster/object-store.js";
+import {
+  bindParameters,
+  evaluate,
+  matchingPolicies,
+  parseParameterFlag,
+  type BoundParameters,
+  type JsonObject,
+  type JsonValue,
+  type PolicySet,
+} from "../engine/index.js";
+import { loadPolicyDir } from "../policy-dir.js";
+import { asStored, asStoredObject, type Stored } from "./apiserver.js";
+import { loadCrdsFor, type LoadedCrds } from "./crds.js";
+import { parseInputFiles, readInputFiles, type InputFile } from "./inputs.js";
+import { FieldLocator, leadingFieldPath } from "./locate.js";
+import { planOperations, type PlannedItem } from "./plan.js";
+import { Profile } from "./profile.js";
+import { SCHEMA_POLICY, statusOf, summarize, type CheckReport, type ObjectResult, type ReportFinding } from "./report.js";
+import { requestFor } from "./request.js";
+
+export interface CheckOptions {
+  paths: readonly string[];
+  /** Policy directory. */
+  policies: string;
+  /** Context files (cluster objects the manifests do not hold). */
+  context?: readonly string[];
+  /** NAME=VALUE parameter flags. */
+  params?: readonly string[];
+  /** The previous versions of the manifests; makes UPDATEs (and DELETEs with `deletions`). */
+  against?: readonly string[];
+  deletions?: boolean;
+  /** CRD directory; `required` makes a missing one an error instead of a note. */
+  crds?: { dir: string; required: boolean };
+  stdinName?: string;
+  readStdin?: () => string;
+  /** Progress and notes, for stderr. */
+  log?: (line: string) => void;
+  profile?: Profile;
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/**
+ * `virtguard check` without the output: reads the manifests, plans CREATE/UPDATE/DELETE against
+ * the previous versions, validates and defaults them as the API server would, and runs every
+ * matching policy with the manifests themselves (plus context files) as the cluster's objects.
+ */
+export function runCheck(opts: CheckOptions): CheckReport {
+  const profile = opts.profile ?? new Profile(false);
+  const log = opts.log ?? (() => undefined);
+
+  const set = profile.phase("policies", () => loadPolicyDir(opts.policies));
+  const params = bindFlags(set, opts.params ?? []);
+  const store = profile.phase("context", () => loadFileContext(opts.context ?? [], set.indexes));
+  log(`${fmt(set.policies.length)} policies from ${opts.policies}`);
+
+  const files = profile.phase("read", () => readInputFiles(opts.paths, { stdinName: opts.stdinName, readStdin: opts.readStdin }));
+  const current = profile.phase("parse", () => parseInputFiles(files));
+  let previousFiles: InputFile[] = [];
+  let previous: ParsedObject[] | undefined;
+  if (opts.against) {
+    previousFiles = profile.phase("read", () => readInputFiles(opts.against ?? []));
+    previous = profile.phase("parse", () => parseInputFiles(previousFiles));
+  }
+  log(`read ${fmt(current.length)} objects from ${fmt(files.length)} files${previous ? `, ${fmt(previous.length)} previous objects from ${fmt(previousFiles.length)} files` : ""}`);
+
+  const plan = planOperations(current, previous, opts.deletions ?? false);
+  for (const note of plan.notes) log(`note: ${note}`);
+
+  const crds = profile.phase("crds", () => loadSchemas(opts, [...current, ...(previous ?? [])], log));
+  const stored = profile.phase("schema", () => plan.items.map((item) => asStored(item, crds?.schemas)));
+
+  profile.phase("context", () => {
+    // The cluster after the change: previous objects, replaced by the new manifests, less deletions.
+    for (const [i, item] of plan.items.entries()) if (item.operation === "UPDATE") upsertNamed(store, stored[i]?.oldObject);
+    for (const old of plan.untouched) upsertNamed(store, asStoredObject(old.object, crds?.schemas));
+    for (const [i, item] of plan.items.entries()) if (item.operation !== "DELETE") upsertNamed(store, stored[i]?.object);
+  });
+
+  const objects = profile.phase("evaluate", () =>
+    plan.items.map((item, i) => judge(item, stored[i] as Stored, i, { set, params, store, resources: crds?.resources })),
+  );
+
+  profile.phase("locate", () => {
+    const texts = new Map([...files, ...previousFiles].map((f) => [f.file, f.text]));
+    const locator = new FieldLocator(texts);
+    for (const o of objects) {
+      for (const f of o.findings) {
+        const path = f.path ?? leadingFieldPath(f.message);
+        if (!path) continue;
+        const line = locator.line(o.file, o.line, path);
+        if (line !== undefined) f.line = line;
+      }
+    }
+  });
+
+  return {
+    files: files.map((f) => f.file),
+    policies: set.policies.map((p) => ({ name: p.name, description: p.description, file: p.file })),
+    objects,
+    summary: summarize(
+      files.map((f) => f.file),
+      objects,
+    ),
+  };
+}
+
+function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {
+  const given: Record<string, JsonValue> = {};
+  for (const flag of flags) {
+    const [name, value] = parseParameterFlag(flag);
+    given[name] = value;
+  }
+  return bindParameters(set, given);
+}
+
+function loadSchemas(opts: CheckOptions, objects: readonly ParsedObject[], log: (line: string) => void): LoadedCrds | undefined {
+  if (!opts.crds) return undefined;
+  if (!opts.crds.required && !existsSync(opts.crds.dir)) {
+    log(`note: no CRD directory at ${opts.crds.dir}; objects are not checked against their schemas (give --crds DIR)`);
+    return undefined;
+  }
+  return loadCrdsFor(
+    opts.crds.dir,
+    objects.map((o) => o.object),
+  );
+}
+
+function nameOf(object: JsonObject): { name: string; namespace: string } {
+  const m = object.metadata && typeof object.metadata === "object" && !Array.isArray(object.metadata) ? object.metadata : {};
+  return { name: typeof m.name === "string" ? m.name : "", namespace: typeof m.namespace === "string" ? m.namespace : "" };
+}
+
+function upsertNamed(store: ObjectStore, object: JsonObject | null | undefined): void {
+  if (object && nameOf(object).name) store.upsert(object);
+}
+
+/**
+ * Runs fn with the store showing the object under judgment as the cluster would during its
+ * admission: absent on CREATE, at its previous version on UPDATE and DELETE.
+ */
+function asDuringAdmission<T>(store: ObjectStore, stored: Stored, fn: () => T): T {
+  const self = stored.object ?? stored.oldObject;
+  if (!self) return fn();
+  const { name, namespace } = nameOf(self);
+  if (!name) return fn();
+  const kind = ObjectStore.keyOf(self);
+  const present = store.get(kind, name, namespace);
+  if (stored.oldObject) store.upsert(stored.oldObject, kind);
+  else if (present) store.delete(present, kind);
+  try {
+    return fn();
+  } finally {
+    if (present) store.upsert(present, kind);
+    else store.delete(self, kind);
+  }
+}
+
+interface Judge {
+  set: PolicySet;
+  params: BoundParameters;
+  store: ObjectStore;
+  resources: ReadonlyMap<string, string> | undefined;
+}
+
+function judge(item: PlannedItem, stored: Stored, index: number, ctx: Judge): ObjectResult {
+  const { subject, identity } = item;
+  const at = { file: subject.file, line: subject.line };
+  const findings: ReportFinding[] = stored.problems.map((p) => ({
+    action: "Deny",
+    policy: SCHEMA_POLICY,
+    message: p.path ? `${p.path}: ${p.message}` : p.message,
+    reason: "Invalid",
+    path: p.path,
+    ...at,
+  }));
+  const policies: string[] = [];
+  // As in the API server, an object its schema rejects never reaches validating admission.
+  if (stored.problems.length === 0) {
+    const request = requestFor({ uid: `virtguard-check-${index + 1}`, operation: item.operation, object: stored.object, oldObject: stored.oldObject }, ctx.set, ctx.resources);
+    if (matchingPolicies(ctx.set, request).length > 0) {
+      const verdict = asDuringAdmission(ctx.store, stored, () => evaluate(ctx.set, request, { context: ctx.store, params: ctx.params }));
+      policies.push(...verdict.matched);
+      for (const f of [...verdict.denials, ...verdict.warnings, ...verdict.audits]) {
+        if (!policies.includes(f.policy)) policies.push(f.policy);
+        const finding: ReportFinding = { action: f.action, policy: f.policy, message: f.message, ...at };
+        if (f.reason) finding.reason = f.reason;
+        findings.push(finding);
+      }
+    }
+  }
+  const result: ObjectResult = {
+    ...at,
+    apiVersion: identity.apiVersion,
+    kind: identity.kind,
+    name: identity.name,
+    operation: item.operation,
+    status: statusOf(findings, policies.length > 0),
+    schema: !stored.schemaKnown ? "unknown" : stored.problems.length > 0 ? "invalid" : "valid",
+    policies,
+    findings,
+  };
+  if (identity.namespace) result.namespace = identity.namespace;
+  return result;
+}

@@ -1,0 +1,156 @@
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { CheckReport } from "../check/report.js";
+import { UsageError, type Command } from "./command.js";
+
+const FORMATS = ["text", "json", "junit", "sarif"] as const;
+type Format = (typeof FORMATS)[number];
+
+const usage = `Usage: virtguard check [flags] PATH|-...
+
+Checks Kubernetes manifests against the policies as the cluster would admit them, without a cluster.
+PATH is a file or a directory (read recursively: *.yaml, *.yml, *.json; hidden entries skipped);
+'-' reads stdin. Files may hold several YAML documents, kind: List, and any mix of kinds.
+
+- The manifests are each other's context: a VirtualMachine and its VirtualMachineClass in the same
+  tree just work. --context adds cluster objects the tree does not hold (leases, nodes, ...).
+- Each object is a CREATE. With --against, an object also found in the previous manifests is an
+  UPDATE of that version, and (with --deletions) one found only there is a DELETE.
+- As the API server does, objects of kinds with a CRD are first validated against its
+  openAPIV3Schema (a schema error is a denial, and the policies do not run on that object), and
+  the schema's defaults are applied before the policies see the object.
+- Objects no policy matches are counted and skipped.
+
+Flags:
+  --policies DIR          policy directory (default: the shipped DVP policies)
+  --context FILE          more cluster objects policies look up (YAML/JSON, multi-document or List); repeatable
+  --param NAME=VALUE      a policy parameter; VALUE is JSON if it parses, else a string; repeatable
+  --against PATH          the previous versions of the manifests (file, directory or -); repeatable
+  --deletions             judge objects present only in --against as DELETEs
+  --crds DIR              CRDs (and config-values.yaml) to validate and default with (default: ../shared/dvp)
+  -o, --output FORMAT     text (default), json, junit or sarif
+  --output-file FILE      write the report to FILE instead of stdout
+  --warnings-as-errors    exit 1 on warnings too
+  --stdin-name NAME       the file name reports give to '-' (default: <stdin>)
+  -q, --quiet             no progress on stderr (errors are still printed)
+
+Output goes to stdout (or --output-file); progress and diagnostics only ever go to stderr.
+text: one line per finding, "FILE:LINE  Kind/namespace/name  DENY|WARN  [policy] message", then a summary.
+Set VIRTGUARD_PROFILE=1 to print phase timings (read, parse, schema, evaluate, ...) on stderr.
+
+Exit codes: 0 nothing denied; 1 something denied (or warned, with --warnings-as-errors);
+2 usage or input error (unreadable file, invalid YAML, invalid policy, bad --param).
+
+Examples:
+  virtguard check manifests/
+  virtguard check --context cluster/leases.yaml --param edition=EE vms/ classes.yaml
+  kustomize build overlays/prod | virtguard check --stdin-name overlays/prod -
+  virtguard check -o sarif --output-file virtguard.sarif manifests/
+
+  # A pull request: judge changes against the merge base, deletions included
+  base=$(git merge-base origin/main HEAD)
+  git worktree add --detach /tmp/base "$base"
+  virtguard check --against /tmp/base/manifests --deletions manifests/
+  git worktree remove --force /tmp/base
+`;
+
+export const command: Command = {
+  summary: "Check manifests against the policies, as the cluster would admit them",
+  usage,
+  async run(argv) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          policies: { type: "string" },
+          context: { type: "string", multiple: true, default: [] },
+          param: { type: "string", multiple: true, default: [] },
+          against: { type: "string", multiple: true },
+          deletions: { type: "boolean", default: false },
+          crds: { type: "string" },
+          output: { type: "string", short: "o", default: "text" },
+          "output-file": { type: "string" },
+          "warnings-as-errors": { type: "boolean", default: false },
+          "stdin-name": { type: "string", default: "<stdin>" },
+          quiet: { type: "boolean", short: "q", default: false },
+        },
+      });
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}; see 'virtguard check --help'`);
+    }
+    const v = parsed.values;
+    const format = v.output as Format;
+    if (!FORMATS.includes(format)) throw new UsageError(`--output must be one of ${FORMATS.join(", ")}, got "${v.output}"`);
+    if (parsed.positionals.length === 0) throw new UsageError("missing PATH (a file, a directory, or - for stdin); see 'virtguard check --help'");
+    if (v.deletions && !v.against) throw new UsageError("--deletions needs --against PATH (the previous manifests)");
+    const stdinUses = [...parsed.positionals, ...(v.against ?? [])].filter((p) => p === "-").length;
+    if (stdinUses > 1) throw new UsageError("'-' (stdin) can be given only once, among PATHs and --against");
+
+    const log = v.quiet ? () => undefined : (line: string) => process.stderr.write(`virtguard check: ${line}\n`);
+    const [{ runCheck }, { Profile }, { SHIPPED_POLICIES }, { DEFAULT_CRD_DIR }, { wrapErrors }, { exitCodeOf, summaryLine }] = await Promise.all([
+      import("../check/run.js"),
+      import("../check/profile.js"),
+      import("../policy-dir.js"),
+      import("../schema/crd-files.js"),
+      import("./review.js"),
+      import("../check/report.js"),
+    ]);
+    const profile = Profile.fromEnv();
+    const report = wrapErrors(() =>
+      runCheck({
+        paths: parsed.positionals,
+        policies: v.policies ?? SHIPPED_POLICIES,
+        context: v.context,
+        params: v.param,
+        against: v.against,
+        deletions: v.deletions,
+        crds: { dir: v.crds ?? DEFAULT_CRD_DIR, required: v.crds !== undefined },
+        stdinName: v["stdin-name"],
+        log,
+        profile,
+      }),
+    );
+    const renderer = await rendererFor(format, v["warnings-as-errors"]);
+    const rendered = profile.phase("render", () => renderer(report));
+    if (v["output-file"]) {
+      try {
+        writeFileSync(v["output-file"], rendered);
+      } catch (err) {
+        throw new UsageError(`${v["output-file"]}: cannot write the report: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    } else {
+      process.stdout.write(rendered);
+    }
+    if (format !== "text" || v["output-file"]) log(summaryLine(report.summary));
+    if (profile.enabled) process.stderr.write(profile.line() + "\n");
+    return exitCodeOf(report.summary, v["warnings-as-errors"]);
+  },
+};
+
+type Renderer = (report: CheckReport) => string;
+
+/** Only the renderer asked for is loaded. */
+async function rendererFor(format: Format, warningsAsErrors: boolean): Promise<Renderer> {
+  const version = async () => (await import("./version.js")).version();
+  switch (format) {
+    case "text": {
+      const { renderText } = await import("../check/render-text.js");
+      return renderText;
+    }
+    case "json": {
+      const [{ renderJson }, v] = await Promise.all([import("../check/render-json.js"), version()]);
+      return (report) => renderJson(report, v);
+    }
+    case "junit": {
+      const { renderJunit } = await import("../check/render-junit.js");
+      return (report) => renderJunit(report, warningsAsErrors);
+    }
+    case "sarif": {
+      const [{ renderSarif }, v] = await Promise.all([import("../check/render-sarif.js"), version()]);
+      return (report) => renderSarif(report, v);
+    }
+  }
+}
