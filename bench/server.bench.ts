@@ -1,0 +1,446 @@
+/**
+ * Server benchmark (issue 3): the same mix of AdmissionReviews over keep-alive TLS, 16 connections,
+ * against two servers run one after the other as separate processes (the load generator never shares
+ * their event loop):
+ *   (a) a bare node:https handler that reads the body, parses the review and echoes "allowed": the
+ *       platform's ceiling on this machine;
+ *   (b) `virtguard serve` with the full shipped policy set, context files and default logging.
+ *
+ *   npm run bench:server                              # quick: 10 s per run, 15 s soak
+ *   npm run bench:server -- --duration 20 --soak 60   # the figures in docs/server.md (60 s zero-error run)
+ *   npm run bench:server -- --cpu-prof                # also profile (b) during its run and print where time goes
+ *
+ * Flags: --duration S (each max-throughput run), --rate N (fixed-rate run, default 2000 req/s),
+ * --rate-duration S, --soak S (0 skips), --connections N (default 16), --cpu-prof.
+ */
+import autocannon from "autocannon";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { generateDevCertificates } from "../src/admission/tls-certs.js";
+import { TLS_OPTIONS } from "../src/admission/tls.js";
+import type { JsonObject } from "../src/engine/index.js";
+import { fixture } from "../test/support/fixtures.js";
+import { CLI, FIXTURES } from "../test/support/paths.js";
+import { admissionReview } from "../test/support/review.js";
+
+const SELF = new URL(import.meta.url).pathname;
+
+// ---------------------------------------------------------------------------------------------
+// (a) The bare server, when this file runs as `--bare-server`.
+
+function bareServer(): void {
+  const { serving } = generateDevCertificates({ keyType: "ecdsa-p256" });
+  const server = createServer({ ...TLS_OPTIONS, cert: serving.cert, key: serving.key }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const review = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { apiVersion?: string; kind?: string; request?: { uid?: string } };
+      if (review.apiVersion !== "admission.k8s.io/v1" || review.kind !== "AdmissionReview" || typeof review.request?.uid !== "string") {
+        res.writeHead(400).end();
+        return;
+      }
+      const body = JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: review.request.uid, allowed: true } });
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 120_000;
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address();
+    process.stdout.write(JSON.stringify({ msg: "listening", port: typeof address === "object" && address ? address.port : 0 }) + "\n");
+  });
+  process.on("SIGTERM", () => {
+    server.close();
+    server.closeAllConnections();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load generator.
+
+interface Flags {
+  duration: number;
+  rate: number;
+  rateDuration: number;
+  soak: number;
+  connections: number;
+  cpuProf: boolean;
+}
+
+function flags(): Flags {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: "string", default: "10" },
+      rate: { type: "string", default: "2000" },
+      "rate-duration": { type: "string", default: "10" },
+      soak: { type: "string", default: "15" },
+      connections: { type: "string", default: "16" },
+      "cpu-prof": { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  return {
+    duration: Number(values.duration),
+    rate: Number(values.rate),
+    rateDuration: Number(values["rate-duration"]),
+    soak: Number(values.soak),
+    connections: Number(values.connections),
+    cpuProf: values["cpu-prof"] ?? false,
+  };
+}
+
+const PARAMS = ["edition=EE", "kubernetesVersion=v1.33.4", 'featureGates=["SDN","VerticalVirtualMachineAutoscaler","HotplugCPUAndMemoryWithInPlaceResize"]'];
+const CONTEXT = ["cluster/cluster-configuration.yaml", "cluster/leases.yaml", "cluster/nodes.yaml", "class/host-sized-v1alpha2.yaml", "moduleconfig/virtualization.yaml"];
+
+/** The mix: VM create, VM update, class create, ModuleConfig update, in turn on every connection. */
+function mix(): { name: string; body: string }[] {
+  const vm = fixture("vm/vm-basic.yaml");
+  const vmNew = structuredClone(vm);
+  (vmNew.metadata as Record<string, unknown>).labels = { tier: "web" };
+  (vmNew.spec as { runPolicy: string }).runPolicy = "AlwaysOn";
+  const mc = fixture("moduleconfig/virtualization.yaml");
+  const mcNew = structuredClone(mc);
+  (mcNew.spec as { settings: { virtualMachineCIDRs: string[] } }).settings.virtualMachineCIDRs.push("10.66.30.0/24");
+  const review = (name: string, object: JsonObject, oldObject?: JsonObject) => ({ name, body: JSON.stringify(admissionReview({ object, oldObject, uid: `bench-${name}` })) });
+  return [
+    review("VM create", vm),
+    review("VM update", vmNew, vm),
+    review("class create", fixture("class/host-sized-v1alpha3.yaml")),
+    review("ModuleConfig update", mcNew, mc),
+  ];
+}
+
+interface Proc {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<number | null>;
+}
+
+function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    let found = false;
+    child.stdout?.on("data", (c: Buffer) => {
+      if (found) return; // keep draining the logs, unread
+      buffered += c.toString();
+      for (const line of buffered.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        try {
+          const parsed = JSON.parse(line) as { msg?: string; port?: number };
+          if (parsed.msg === "listening" && parsed.port) {
+            found = true;
+            resolve({ child, port: parsed.port, exited });
+          }
+        } catch {
+          // a partial line: wait for the rest
+        }
+      }
+    });
+    void exited.then((code) => (found ? undefined : reject(new Error(`${args.join(" ")} exited ${code}: ${stderr}`))));
+    setTimeout(() => (found ? undefined : reject(new Error(`no "listening" within 30 s: ${stderr}`))), 30_000).unref();
+  });
+}
+
+async function stop(p: Proc): Promise<number | null> {
+  p.child.kill("SIGTERM");
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), 30_000);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** User+system CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100/s)
+  } catch {
+    return NaN;
+  }
+}
+
+interface RunResult {
+  label: string;
+  /** Server CPU time per answered request, microseconds: what throughput is made of, whatever else runs on the machine. */
+  cpuUs: number;
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** One autocannon run; latencies recorded at full precision (autocannon's own histogram is in whole ms). */
+async function load(label: string, server: Proc, requests: { body: string }[], opts: { duration: number; connections: number; overallRate?: number }): Promise<RunResult> {
+  const port = server.port;
+  const latencies: number[] = [];
+  const cpuBefore = cpuSeconds(server.child.pid);
+  let done!: (r: autocannon.Result) => void;
+  let failed!: (e: Error) => void;
+  const finished = new Promise<autocannon.Result>((resolve, reject) => ((done = resolve), (failed = reject)));
+  const instance = autocannon({
+    url: `https://127.0.0.1:${port}/validate?timeout=10s`,
+    method: "POST",
+    connections: opts.connections,
+    pipelining: 1,
+    duration: opts.duration,
+    overallRate: opts.overallRate,
+    headers: { "content-type": "application/json" },
+    requests: requests.map((r) => ({ method: "POST", path: "/validate?timeout=10s", body: r.body, headers: { "content-type": "application/json" } })),
+    timeout: 10,
+  }, (err, result) => (err ? failed(err as Error) : done(result)));
+  instance.on("response", (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+    if (status === 200) latencies.push(responseTime);
+  });
+  const result = await finished;
+  const sorted = Float64Array.from(latencies).sort();
+  const cpu = cpuSeconds(server.child.pid) - cpuBefore;
+  return {
+    label,
+    cpuUs: (cpu * 1e6) / Math.max(1, latencies.length),
+    requests: result.requests.total,
+    rps: result.requests.total / (result.duration || opts.duration),
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.length ? (sorted[sorted.length - 1] as number) : NaN,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+async function checkVerdicts(port: number, requests: { name: string; body: string }[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const r of requests) {
+    const res = await fetchJson(port, r.body);
+    const response = res.response as { allowed: boolean; warnings?: string[]; status?: { message: string } };
+    out.push(`${r.name}: ${response.allowed ? "allowed" : "denied"}${response.warnings ? `, ${response.warnings.length} warning(s)` : ""}${response.status ? ` (${response.status.message.slice(0, 100)})` : ""}`);
+  }
+  return out;
+}
+
+/** Sum and count of virtguard's policy evaluation histogram: engine time, as the server measured it. */
+async function evaluationTotals(port: number): Promise<{ sum: number; count: number }> {
+  const { request } = await import("node:https");
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/metrics", rejectUnauthorized: false }, (res) => {
+      let t = "";
+      res.on("data", (c: Buffer) => (t += c.toString()));
+      res.on("end", () => resolve(t));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split("\n")) {
+    const m = /^virtguard_policy_evaluation_duration_seconds_(sum|count)\{[^}]*\} (\S+)$/.exec(line);
+    if (m) {
+      if (m[1] === "sum") sum += Number(m[2]);
+      else count += Number(m[2]);
+    }
+  }
+  return { sum, count };
+}
+
+async function fetchJson(port: number, body: string): Promise<Record<string, unknown>> {
+  const { request } = await import("node:https");
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/validate", method: "POST", rejectUnauthorized: false, headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => (text += c.toString()));
+      res.on("end", () => resolve(JSON.parse(text) as Record<string, unknown>));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : "-");
+
+function table(rows: RunResult[]): string {
+  const lines = [
+    "| run | requests | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | server CPU µs/req |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.label} | ${r.requests} | ${Math.round(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.errors} | ${r.non2xx} | ${Number.isFinite(r.cpuUs) ? Math.round(r.cpuUs) : "-"} |`);
+  }
+  return lines.join("\n");
+}
+
+/** Self time by function and by area, from a V8 .cpuprofile. */
+function summarizeProfile(file: string, window: { fromEndUs: number; toEndUs: number }): string {
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    hitCount?: number;
+  }
+  const profile = JSON.parse(readFileSync(file, "utf8")) as { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  // Only the samples of the measured run: start-up (module loading, policy compilation) and
+  // shutdown are left out.
+  let t = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    if (t < profile.endTime - window.fromEndUs || t > profile.endTime - window.toEndUs) continue;
+    const id = profile.samples[i] as number;
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const area = (url: string, fn: string): string => {
+    if (fn === "(idle)") return "idle";
+    if (fn === "(garbage collector)") return "GC";
+    if (fn === "(program)") return "V8/native (program)";
+    if (url.includes("/dist/src/engine/") || url.includes("@bufbuild")) return "policy engine (CEL)";
+    if (url.includes("/dist/src/admission/")) return "virtguard server code";
+    if (url.includes("prom-client")) return "prom-client";
+    if (url.includes("pino") || url.includes("sonic-boom")) return "pino";
+    if (url.includes("/express") || url.includes("/router/")) return "express";
+    if (url.startsWith("node:internal/tls") || url.includes("_tls") || url === "node:tls") return "node TLS";
+    if (url.startsWith("node:")) return "node http/net/streams";
+    if (url === "") return "native (JSON, crypto, builtins)";
+    return "other JS";
+  };
+  const areas = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of self) {
+    const n = byId.get(id);
+    if (!n) continue;
+    total += us;
+    const a = area(n.callFrame.url, n.callFrame.functionName);
+    areas.set(a, (areas.get(a) ?? 0) + us);
+    const short = n.callFrame.url.replace(/^.*\/(node_modules|dist)\//, "$1/");
+    const key = `${n.callFrame.functionName || "(anonymous)"} ${short}${short ? `:${n.callFrame.lineNumber + 1}` : ""}`;
+    fns.set(key, (fns.get(key) ?? 0) + us);
+  }
+  const busy = total - (areas.get("idle") ?? 0);
+  const pct = (us: number, of: number) => `${((100 * us) / of).toFixed(1)}%`;
+  const lines = [`CPU profile of (b) during its ${(window.fromEndUs - window.toEndUs) / 1e6 | 0} s run: ${(total / 1e6).toFixed(1)} s sampled, ${pct(busy, total)} busy`, "", "| area | share of busy time |", "| --- | ---: |"];
+  for (const [a, us] of [...areas].filter(([a]) => a !== "idle").sort((x, y) => y[1] - x[1])) lines.push(`| ${a} | ${pct(us, busy)} |`);
+  lines.push("", "| top self-time functions | share of busy time |", "| --- | ---: |");
+  for (const [f, us] of [...fns].filter(([f]) => !f.startsWith("(idle)")).sort((x, y) => y[1] - x[1]).slice(0, 25)) lines.push(`| \`${f}\` | ${pct(us, busy)} |`);
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const f = flags();
+  const requests = mix();
+  const work = mkdtempSync(join(tmpdir(), "virtguard-bench-"));
+  const log = (s: string) => process.stdout.write(s + "\n");
+  log(`# virtguard server benchmark: ${f.connections} keep-alive TLS connections, mix of ${requests.map((r) => r.name).join(", ")}`);
+  log(`node ${process.version}, ${(await import("node:os")).cpus().length} cores, load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  const rows: RunResult[] = [];
+
+  // (a)
+  const bare = await startProcess([SELF, "--bare-server"]);
+  await load("warm-up", bare, requests, { duration: 3, connections: f.connections });
+  const a = await load("(a) bare node:https", bare, requests, { duration: f.duration, connections: f.connections });
+  rows.push(a);
+  const aRate = await load(`(a) bare, fixed ${f.rate} req/s`, bare, requests, { duration: f.rateDuration, connections: f.connections, overallRate: f.rate });
+  await stop(bare);
+
+  // (b0) the same server with a policy set that matches none of the mix: the server's own cost.
+  const trivial = join(work, "trivial-policies");
+  mkdirSync(trivial);
+  writeFileSync(
+    join(trivial, "pods-only.json"),
+    JSON.stringify({
+      apiVersion: "policies.virtguard.io/v1alpha1",
+      kind: "ValidationPolicy",
+      metadata: { name: "pods-only" },
+      spec: {
+        description: "Matches no request of the benchmark's mix.",
+        match: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], operations: ["CREATE"] }] },
+        validations: [{ expression: "true", message: "never", action: "Deny" }],
+      },
+    }),
+  );
+  const bare0 = await startProcess([CLI, "serve", "--port=0", "--address=127.0.0.1", `--dev-ca-file=${join(work, "ca0.crt")}`, "--shutdown-delay=0s", `--policies=${trivial}`]);
+  await load("warm-up", bare0, requests, { duration: 3, connections: f.connections });
+  const b0 = await load("(b0) virtguard serve, no policy matching", bare0, requests, { duration: f.duration, connections: f.connections });
+  rows.push(b0);
+  await stop(bare0);
+
+  // (b)
+  const profDir = join(work, "prof");
+  const serveArgs = [
+    ...(f.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
+    CLI,
+    "serve",
+    "--port=0",
+    "--address=127.0.0.1",
+    `--dev-ca-file=${join(work, "ca.crt")}`,
+    "--shutdown-delay=0s",
+    ...PARAMS.map((p) => `--param=${p}`),
+    ...CONTEXT.map((c) => `--context=${join(FIXTURES, c)}`),
+  ];
+  const serve = await startProcess(serveArgs);
+  for (const line of await checkVerdicts(serve.port, requests)) log(`  ${line}`);
+  await load("warm-up", serve, requests, { duration: 3, connections: f.connections });
+  const evalBefore = await evaluationTotals(serve.port);
+  const b = await load("(b) virtguard serve", serve, requests, { duration: f.duration, connections: f.connections });
+  const runEnd = performance.now();
+  rows.push(b);
+  const evalAfter = await evaluationTotals(serve.port);
+  const engineUs = ((evalAfter.sum - evalBefore.sum) * 1e6) / Math.max(1, evalAfter.count - evalBefore.count);
+  let exitLagUs = 0;
+  if (f.cpuProf) {
+    await stop(serve);
+    exitLagUs = (performance.now() - runEnd) * 1000;
+  }
+  const serve2 = f.cpuProf ? await startProcess(serveArgs.slice(2)) : serve;
+  if (f.cpuProf) await load("warm-up", serve2, requests, { duration: 3, connections: f.connections });
+  rows.push(aRate);
+  const bRate = await load(`(b) virtguard, fixed ${f.rate} req/s`, serve2, requests, { duration: f.rateDuration, connections: f.connections, overallRate: f.rate });
+  rows.push(bRate);
+  let soak: RunResult | undefined;
+  if (f.soak > 0) {
+    soak = await load(`(b) virtguard, ${f.soak} s soak at full load`, serve2, requests, { duration: f.soak, connections: f.connections });
+    rows.push(soak);
+  }
+  const exitCode = await stop(serve2);
+
+  log("");
+  log(table(rows));
+  log("");
+  const ratio = b.rps / a.rps;
+  const totalErrors = rows.reduce((n, r) => n + r.errors + r.non2xx, 0);
+  log(`- throughput ratio b/a: ${ratio.toFixed(2)} (target ≥ 0.5) ${ratio >= 0.5 ? "✓" : "✗"}`);
+  log(`- server CPU per request, a/b: ${(a.cpuUs / b.cpuUs).toFixed(2)} (${Math.round(a.cpuUs)} µs vs ${Math.round(b.cpuUs)} µs; the ratio a CPU-bound b/a approaches on an idle machine)`);
+  log(`- server overhead without policies, b0/a: ${(b0.rps / a.rps).toFixed(2)} in req/s, ${Math.round(b0.cpuUs)} µs vs ${Math.round(a.cpuUs)} µs of CPU per request`);
+  log(`- of (b)'s ${Math.round(b.cpuUs)} µs: policy evaluation ${Math.round(engineUs)} µs (engine, wall time inside evaluate()), the rest ${Math.round(b.cpuUs - engineUs)} µs is HTTP/TLS, parsing, encoding, metrics (bare: ${Math.round(a.cpuUs)} µs)`);
+  log(`- p99 at ${f.rate} req/s: ${ms(bRate.p99)} ms (target ≤ 5 ms) ${bRate.p99 <= 5 ? "✓" : "✗"}`);
+  log(`- errors across all runs: ${totalErrors}${soak ? ` (soak ${f.soak} s: ${soak.errors + soak.non2xx})` : ""} (target 0) ${totalErrors === 0 ? "✓" : "✗"}`);
+  log(`- virtguard exited with ${exitCode} after SIGTERM`);
+  if (f.cpuProf) {
+    const file = readdirSync(profDir).find((n) => n.endsWith(".cpuprofile"));
+    log("");
+    const window = { fromEndUs: exitLagUs + f.duration * 1e6, toEndUs: exitLagUs };
+    log(file ? summarizeProfile(join(profDir, file), window) : "no CPU profile written");
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+if (process.argv.includes("--bare-server")) bareServer();
+else
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
