@@ -1,5 +1,6 @@
 import { readObjectsFile } from "../cluster/files.js";
 import { ObjectStore } from "../cluster/object-store.js";
+import type { Registry } from "prom-client";
 import type { ClusterContext, JsonObject, PolicySet } from "../engine/index.js";
 
 /**
@@ -18,6 +19,8 @@ export interface ContextProvider {
   activate(set: PolicySet): Promise<ClusterContext> | ClusterContext;
   /** Undefined when lookups can be trusted; otherwise why not (for /readyz). */
   notReady(): string | undefined;
+  /** Adds the provider's own metrics (the live cache's sizes and sync age) to the server's registry. */
+  registerMetrics?(registry: Registry): void;
   /** Stops watches; called once on shutdown. */
   close(): Promise<void>;
 }

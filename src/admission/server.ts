@@ -89,6 +89,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const interval = opts.reloadIntervalMs ?? 10_000;
   const context = opts.context ?? fileContextProvider([]);
   const metrics = new ServerMetrics({ timeoutSeconds: evalTimeoutMs / 1000, defaultMetrics: opts.defaultMetrics });
+  context.registerMetrics?.(metrics.registry);
 
   const policies = await PolicyStore.open({ dir: opts.policiesDir, params: opts.params ?? {}, context, logger, metrics });
 

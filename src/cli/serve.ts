@@ -1,11 +1,13 @@
+import { isIP } from "node:net";
 import { isAbsolute, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { fileContextProvider, type ContextProvider } from "../admission/context-provider.js";
-import { createLogger, LOG_LEVELS, type LogLevel } from "../admission/logger.js";
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from "../admission/logger.js";
 import type { RunningServer, TlsSource } from "../admission/server.js";
 import { DEFAULT_DEV_CA_FILE } from "../admission/tls.js";
-import { parseParameterFlag, type JsonValue } from "../engine/index.js";
+import { parseParameterFlag, type JsonObject, type JsonValue, type KindKey } from "../engine/index.js";
+import { runningInPod } from "../cluster/live/in-pod.js";
 import { SHIPPED_POLICIES } from "../policy-dir.js";
 import { UsageError, type Command } from "./command.js";
 
@@ -30,6 +32,19 @@ Flags:
   --policies DIR              policy directory, watched (default: the shipped policies) VIRTGUARD_POLICIES
   --context FILE              cluster objects policies look up; repeatable              VIRTGUARD_CONTEXT (comma-separated)
   --param NAME=VALUE          policy parameter (JSON or string); repeatable             VIRTGUARD_PARAM (one per line)
+  --kubeconfig FILE           look cluster objects up live from this cluster (informers VIRTGUARD_KUBECONFIG
+                              on every kind the policies look up) instead of --context
+  --cluster MODE              auto (default): the pod's ServiceAccount when running in   VIRTGUARD_CLUSTER
+                              a pod (KUBERNETES_SERVICE_HOST and a mounted token) and
+                              neither --kubeconfig nor --context is given; in-cluster:
+                              always the pod's ServiceAccount; off: never a live cluster
+  --pod-subnet-cidr CIDR      the cluster's pod subnet, over the ClusterConfiguration   VIRTGUARD_POD_SUBNET_CIDR
+  --service-subnet-cidr CIDR  the service subnet, likewise (live cluster only)           VIRTGUARD_SERVICE_SUBNET_CIDR
+  --stale-cache fail|serve    lookups of a kind out of sync with the API server for     VIRTGUARD_STALE_CACHE
+                              longer than --stale-cache-after: fail (the policy reports
+                              it under its failurePolicy; default) or serve the stale
+                              cache with a logged warning
+  --stale-cache-after DUR     (default 2m)                                              VIRTGUARD_STALE_CACHE_AFTER
   --log-level LEVEL           trace|debug|info|warn|error|fatal|silent (default info)  VIRTGUARD_LOG_LEVEL
                               debug logs one line per request; info one per denial, warning, audit
   --metrics-port N            serve /metrics, /healthz, /readyz over plain HTTP on this  VIRTGUARD_METRICS_PORT
@@ -69,6 +84,12 @@ const flags = {
   "shutdown-delay": { type: "string" },
   "shutdown-grace-period": { type: "string" },
   "reload-interval": { type: "string" },
+  kubeconfig: { type: "string" },
+  cluster: { type: "string" },
+  "pod-subnet-cidr": { type: "string" },
+  "service-subnet-cidr": { type: "string" },
+  "stale-cache": { type: "string" },
+  "stale-cache-after": { type: "string" },
 } as const;
 
 type FlagName = keyof typeof flags;
@@ -104,6 +125,24 @@ export interface ServeConfig {
   shutdownDelayMs: number;
   shutdownGracePeriodMs: number;
   reloadIntervalMs: number;
+  /** A live cluster to look objects up in, or undefined for --context files. */
+  cluster: { kubeconfig: string } | { inCluster: true } | undefined;
+  /** ClusterConfiguration fields set by --pod-subnet-cidr/--service-subnet-cidr. */
+  subnetOverrides: JsonObject;
+  staleCache: { mode: "fail" | "serve"; afterMs: number };
+}
+
+/**
+ * The kind the subnet flags override: Deckhouse's ClusterConfiguration, which the policies read
+ * from the Secret kube-system/d8-cluster-configuration (a fromSecret target).
+ */
+export const SUBNET_OVERRIDE_KIND: KindKey = "deckhouse.io/ClusterConfiguration";
+
+function isCidr(text: string): boolean {
+  const [addr, prefix, ...rest] = text.split("/");
+  if (rest.length > 0 || addr === undefined || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
+  const family = isIP(addr);
+  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 const ENV: Record<FlagName, string> = {
@@ -122,6 +161,12 @@ const ENV: Record<FlagName, string> = {
   "shutdown-delay": "VIRTGUARD_SHUTDOWN_DELAY",
   "shutdown-grace-period": "VIRTGUARD_SHUTDOWN_GRACE_PERIOD",
   "reload-interval": "VIRTGUARD_RELOAD_INTERVAL",
+  kubeconfig: "VIRTGUARD_KUBECONFIG",
+  cluster: "VIRTGUARD_CLUSTER",
+  "pod-subnet-cidr": "VIRTGUARD_POD_SUBNET_CIDR",
+  "service-subnet-cidr": "VIRTGUARD_SERVICE_SUBNET_CIDR",
+  "stale-cache": "VIRTGUARD_STALE_CACHE",
+  "stale-cache-after": "VIRTGUARD_STALE_CACHE_AFTER",
 };
 
 /** Flags over environment over defaults; every problem is a UsageError naming the flag. */
@@ -168,12 +213,32 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   const metricsPort = one("metrics-port");
   const evalTimeoutMs = parseDurationMs(one("eval-timeout") ?? "2s", "eval-timeout");
   if (evalTimeoutMs <= 0) throw new UsageError("--eval-timeout must be more than 0");
+  const context = many("context", /,/);
+  const kubeconfig = one("kubeconfig");
+  const clusterMode = one("cluster") ?? "auto";
+  if (!["auto", "in-cluster", "off"].includes(clusterMode)) throw new UsageError(`--cluster "${clusterMode}": expected auto, in-cluster or off`);
+  if (kubeconfig !== undefined && context.length > 0) throw new UsageError("--kubeconfig and --context exclude each other: objects come from a live cluster or from files");
+  if (kubeconfig !== undefined && clusterMode !== "auto") throw new UsageError(`--kubeconfig and --cluster ${clusterMode} exclude each other`);
+  if (clusterMode === "in-cluster" && context.length > 0) throw new UsageError("--cluster in-cluster and --context exclude each other");
+  let cluster: ServeConfig["cluster"];
+  if (kubeconfig !== undefined) cluster = { kubeconfig };
+  else if (clusterMode === "in-cluster" || (clusterMode === "auto" && context.length === 0 && runningInPod(env))) cluster = { inCluster: true };
+  const subnetOverrides: JsonObject = {};
+  for (const [flag, field] of [["pod-subnet-cidr", "podSubnetCIDR"], ["service-subnet-cidr", "serviceSubnetCIDR"]] as const) {
+    const v = one(flag);
+    if (v === undefined) continue;
+    if (!isCidr(v)) throw new UsageError(`--${flag} "${v}": expected a CIDR such as 10.111.0.0/16`);
+    if (cluster === undefined) throw new UsageError(`--${flag} needs a live cluster (--kubeconfig, or in a pod); with --context files, put ${field} in the ClusterConfiguration file`);
+    subnetOverrides[field] = v;
+  }
+  const staleMode = one("stale-cache") ?? "fail";
+  if (staleMode !== "fail" && staleMode !== "serve") throw new UsageError(`--stale-cache "${staleMode}": expected fail or serve`);
   const config: ServeConfig = {
     port: parsePort(one("port") ?? "8443", "port"),
     address: one("address"),
     tls,
     policies: one("policies") ?? SHIPPED_POLICIES,
-    context: many("context", /,/),
+    context,
     params,
     logLevel: logLevel as LogLevel,
     metricsPort: metricsPort === undefined ? undefined : parsePort(metricsPort, "metrics-port"),
@@ -182,6 +247,9 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     shutdownDelayMs: parseDurationMs(one("shutdown-delay") ?? "5s", "shutdown-delay"),
     shutdownGracePeriodMs: parseDurationMs(one("shutdown-grace-period") ?? "25s", "shutdown-grace-period"),
     reloadIntervalMs: parseDurationMs(one("reload-interval") ?? "10s", "reload-interval"),
+    cluster,
+    subnetOverrides,
+    staleCache: { mode: staleMode, afterMs: parseDurationMs(one("stale-cache-after") ?? "2m", "stale-cache-after") },
   };
   if (config.shutdownDelayMs >= config.shutdownGracePeriodMs) {
     throw new UsageError(`--shutdown-delay (${config.shutdownDelayMs} ms) must be shorter than --shutdown-grace-period (${config.shutdownGracePeriodMs} ms)`);
@@ -190,10 +258,24 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
 }
 
 /**
- * The context source. Today: the --context files (or none). The live-cluster provider
- * (informers, --kubeconfig / in-cluster config) plugs in here behind the same interface.
+ * The context source: a live cluster (informers; --kubeconfig or the pod's ServiceAccount), or the
+ * --context files (or none). The live provider's modules (and @kubernetes/client-node) are loaded
+ * only when a cluster is used.
  */
-function contextProvider(config: ServeConfig): ContextProvider {
+async function contextProvider(config: ServeConfig, logger: Logger): Promise<ContextProvider> {
+  if (config.cluster) {
+    const { loadKubeConfig } = await import("../cluster/live/kube-config.js");
+    const { LiveContextProvider } = await import("../cluster/live/live-provider.js");
+    let loaded: ReturnType<typeof loadKubeConfig>;
+    try {
+      loaded = loadKubeConfig(config.cluster);
+    } catch (err) {
+      throw new UsageError(`${"kubeconfig" in config.cluster ? "--kubeconfig" : "in-cluster config"}: ${(err as Error).message}`);
+    }
+    const overrides = new Map<KindKey, JsonObject>();
+    if (Object.keys(config.subnetOverrides).length > 0) overrides.set(SUBNET_OVERRIDE_KIND, config.subnetOverrides);
+    return new LiveContextProvider({ kc: loaded.kc, description: loaded.description, logger, staleness: config.staleCache, overrides });
+  }
   try {
     return fileContextProvider(config.context);
   } catch (err) {
@@ -223,7 +305,7 @@ export const command: Command = {
   async run(argv) {
     const config = parseServeConfig(argv);
     const logger = createLogger(config.logLevel);
-    const context = contextProvider(config);
+    const context = await contextProvider(config, logger);
     // Loaded here so that --help and flag errors do not pay for express, pino and prom-client.
     const { startServer } = await import("../admission/server.js");
     let running: RunningServer;

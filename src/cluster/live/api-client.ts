@@ -1,0 +1,83 @@
+import * as http from "node:http";
+import * as https from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+
+/** A failed API request: the HTTP status (0 when no response came) and the API server's own message. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    /** metav1.Status reason, e.g. NotFound, Forbidden, Expired. */
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The parts of a list response an informer uses. */
+export interface ListResponse<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+function statusMessage(body: string): { message?: string; reason?: string } {
+  try {
+    const status = JSON.parse(body) as { kind?: unknown; message?: unknown; reason?: unknown };
+    if (status.kind === "Status") {
+      return {
+        message: typeof status.message === "string" ? status.message : undefined,
+        reason: typeof status.reason === "string" ? status.reason : undefined,
+      };
+    }
+  } catch {
+    // not JSON: the status line says it
+  }
+  return {};
+}
+
+/**
+ * GET path on the current cluster of kc, with its credentials (token, client certificate, token
+ * file: KubeConfig applies them), parsed as JSON. Rejects with an ApiError on any non-2xx status
+ * and on network errors (statusCode 0).
+ */
+export async function getJson<T>(kc: KubeConfig, path: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new ApiError(0, "the kubeconfig has no current cluster");
+  const url = new URL(cluster.server.replace(/\/+$/, "") + path);
+  const options: https.RequestOptions = { method: "GET", headers: { Accept: "application/json" } };
+  await kc.applyToHTTPSOptions(options);
+  const mod = url.protocol === "http:" ? http : https;
+  return new Promise<T>((resolve, reject) => {
+    const req = mod.request(url, { ...options, signal: opts.signal, timeout: opts.timeoutMs ?? 60_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", (err) => reject(new ApiError(0, `GET ${url.pathname}: ${err.message}`)));
+      res.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status > 299) {
+          const s = statusMessage(body);
+          reject(new ApiError(status, `GET ${url.pathname}${url.search}: ${status} ${s.message ?? (res.statusMessage || "error")}`, s.reason));
+          return;
+        }
+        try {
+          resolve(JSON.parse(body) as T);
+        } catch (err) {
+          reject(new ApiError(status, `GET ${url.pathname}: response is not JSON: ${(err as Error).message}`));
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error(`no response within ${opts.timeoutMs ?? 60_000} ms`)));
+    req.on("error", (err) => reject(new ApiError(0, `GET ${url.origin}${url.pathname}: ${err.message}`)));
+    req.end();
+  });
+}
+
+/** The HTTP status of an error from getJson or from client-node's Watch (0 when there is none). */
+export function statusOf(err: unknown): number {
+  if (typeof err !== "object" || err === null) return 0;
+  const e = err as { statusCode?: unknown; code?: unknown };
+  if (typeof e.statusCode === "number") return e.statusCode;
+  if (typeof e.code === "number") return e.code;
+  return 0;
+}

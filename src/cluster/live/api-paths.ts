@@ -1,0 +1,22 @@
+import type { TargetSpec } from "../../engine/index.js";
+
+/**
+ * REST paths of a target kind. Kinds are listed and watched cluster-wide (a namespaced kind across
+ * all namespaces): policies look objects up in any namespace.
+ */
+export function collectionPath(target: Pick<TargetSpec, "apiVersion" | "resource">, namespace?: string): string {
+  const base = target.apiVersion.includes("/") ? `/apis/${target.apiVersion}` : `/api/${target.apiVersion}`;
+  return namespace === undefined ? `${base}/${target.resource}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${target.resource}`;
+}
+
+/** What a log line or a readiness reason calls a target: "VirtualMachineClass (virtualmachineclasses.virtualization.deckhouse.io/v1alpha2)". */
+export function describeTarget(target: TargetSpec): string {
+  if (target.fromSecret) {
+    const s = target.fromSecret;
+    return `${target.kind} (from Secret ${s.namespace}/${s.name}, key ${s.key})`;
+  }
+  const slash = target.apiVersion.lastIndexOf("/");
+  const group = slash < 0 ? "" : target.apiVersion.slice(0, slash);
+  const version = target.apiVersion.slice(slash + 1);
+  return `${target.kind} (${target.resource}${group === "" ? "" : `.${group}`}/${version})`;
+}

@@ -1,0 +1,39 @@
+import { parseDocument } from "yaml";
+import type { JsonObject, TargetSpec } from "../../engine/index.js";
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The object a `fromSecret` target stands for: the YAML (or JSON) document in one key of a Secret,
+ * e.g. Deckhouse's ClusterConfiguration in kube-system/d8-cluster-configuration. The document gets
+ * the target's apiVersion and kind when it lacks them, so that it is stored and listed under the
+ * target's kind like any watched object. Throws with a message that never quotes the Secret's data.
+ */
+export function decodeSecretDocument(secret: JsonObject, target: TargetSpec): JsonObject {
+  const from = target.fromSecret;
+  if (!from) throw new Error(`${target.kind} is not read from a Secret`);
+  const where = `Secret ${from.namespace}/${from.name} key ${from.key}`;
+  const data = secret.data;
+  const encoded = isObject(data) ? data[from.key] : undefined;
+  if (typeof encoded !== "string") throw new Error(`${where}: no such key`);
+  const text = Buffer.from(encoded, "base64").toString("utf8");
+  const doc = parseDocument(text, { prettyErrors: false });
+  const err = doc.errors[0];
+  // The parser's message may quote the text: only its position is reported.
+  if (err) throw new Error(`${where}: not valid YAML (line ${text.slice(0, err.pos[0]).split("\n").length})`);
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (!isObject(value)) throw new Error(`${where}: expected a YAML mapping (a ${target.kind} document)`);
+  return { ...value, apiVersion: typeof value.apiVersion === "string" ? value.apiVersion : target.apiVersion, kind: typeof value.kind === "string" ? value.kind : target.kind };
+}
+
+/**
+ * Top-level fields set over an object of a kind (the --pod-subnet-cidr/--service-subnet-cidr flags
+ * set ClusterConfiguration's podSubnetCIDR/serviceSubnetCIDR). Without an object, the override alone
+ * stands for it, with the target's apiVersion and kind.
+ */
+export function applyOverrides(object: JsonObject | undefined, overrides: JsonObject | undefined, target: TargetSpec): JsonObject | undefined {
+  if (!overrides || Object.keys(overrides).length === 0) return object;
+  return { apiVersion: target.apiVersion, kind: target.kind, ...(object ?? {}), ...overrides };
+}

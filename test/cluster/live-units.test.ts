@@ -1,0 +1,125 @@
+// Unit tests of the live context's pure parts: backoff, Secret decoding, overrides, REST paths and
+// the serve flags that select a live cluster. The informers themselves are tested against a real
+// kube-apiserver in test/e2e/live-context.test.ts.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { TargetSpec } from "../../src/engine/index.js";
+import { collectionPath, describeTarget } from "../../src/cluster/live/api-paths.js";
+import { Backoff } from "../../src/cluster/live/backoff.js";
+import { applyOverrides, decodeSecretDocument } from "../../src/cluster/live/from-secret.js";
+import { slim } from "../../src/cluster/live/slim.js";
+import { parseServeConfig } from "../../src/cli/serve.js";
+
+const CLUSTER_CONFIGURATION: TargetSpec = {
+  apiVersion: "deckhouse.io/v1",
+  kind: "ClusterConfiguration",
+  resource: "clusterconfigurations",
+  fromSecret: { namespace: "kube-system", name: "d8-cluster-configuration", key: "cluster-configuration.yaml" },
+};
+
+function secretWith(text: string): { apiVersion: string; kind: string; data: Record<string, string> } {
+  return { apiVersion: "v1", kind: "Secret", data: { "cluster-configuration.yaml": Buffer.from(text).toString("base64") } };
+}
+
+describe("Backoff", () => {
+  test("grows exponentially up to the cap, with jitter in [ceiling/2, ceiling]", () => {
+    const b = new Backoff(100, 1000, () => 1);
+    assert.deepEqual([b.next(), b.next(), b.next(), b.next(), b.next(), b.next()], [100, 200, 400, 800, 1000, 1000]);
+    const low = new Backoff(100, 1000, () => 0);
+    assert.deepEqual([low.next(), low.next(), low.next()], [50, 100, 200]);
+  });
+  test("reset starts over", () => {
+    const b = new Backoff(100, 1000, () => 1);
+    b.next();
+    b.next();
+    b.reset();
+    assert.equal(b.attempts, 0);
+    assert.equal(b.next(), 100);
+  });
+});
+
+describe("fromSecret", () => {
+  test("decodes the YAML document and gives it the target's apiVersion and kind when it has none", () => {
+    const doc = decodeSecretDocument(secretWith("podSubnetCIDR: 10.111.0.0/16\nserviceSubnetCIDR: 10.222.0.0/16\n"), CLUSTER_CONFIGURATION);
+    assert.deepEqual(doc, { apiVersion: "deckhouse.io/v1", kind: "ClusterConfiguration", podSubnetCIDR: "10.111.0.0/16", serviceSubnetCIDR: "10.222.0.0/16" });
+  });
+  test("keeps the document's own apiVersion and kind", () => {
+    const doc = decodeSecretDocument(secretWith("apiVersion: deckhouse.io/v1\nkind: ClusterConfiguration\nclusterType: Static\n"), CLUSTER_CONFIGURATION);
+    assert.equal(doc.clusterType, "Static");
+    assert.equal(doc.kind, "ClusterConfiguration");
+  });
+  test("a missing key, invalid YAML or a scalar are errors that never quote the data", () => {
+    assert.throws(() => decodeSecretDocument({ data: {} }, CLUSTER_CONFIGURATION), /key cluster-configuration.yaml: no such key/);
+    const secretText = "podSubnetCIDR: [unclosed s3cr3t";
+    assert.throws(
+      () => decodeSecretDocument(secretWith(secretText), CLUSTER_CONFIGURATION),
+      (err: Error) => /not valid YAML \(line \d+\)/.test(err.message) && !err.message.includes("s3cr3t"),
+    );
+    assert.throws(() => decodeSecretDocument(secretWith("just a string"), CLUSTER_CONFIGURATION), /expected a YAML mapping/);
+  });
+  test("overrides replace fields, or stand for the object when there is none", () => {
+    const doc = { apiVersion: "deckhouse.io/v1", kind: "ClusterConfiguration", podSubnetCIDR: "10.111.0.0/16", serviceSubnetCIDR: "10.222.0.0/16" };
+    assert.deepEqual(applyOverrides(doc, { podSubnetCIDR: "10.1.0.0/16" }, CLUSTER_CONFIGURATION), { ...doc, podSubnetCIDR: "10.1.0.0/16" });
+    assert.deepEqual(applyOverrides(undefined, { serviceSubnetCIDR: "10.2.0.0/16" }, CLUSTER_CONFIGURATION), {
+      apiVersion: "deckhouse.io/v1",
+      kind: "ClusterConfiguration",
+      serviceSubnetCIDR: "10.2.0.0/16",
+    });
+    assert.equal(applyOverrides(doc, {}, CLUSTER_CONFIGURATION), doc);
+    assert.equal(applyOverrides(undefined, undefined, CLUSTER_CONFIGURATION), undefined);
+  });
+});
+
+describe("REST paths and names", () => {
+  test("core and grouped kinds, cluster-wide and in a namespace", () => {
+    assert.equal(collectionPath({ apiVersion: "v1", resource: "nodes" }), "/api/v1/nodes");
+    assert.equal(collectionPath({ apiVersion: "v1", resource: "secrets" }, "kube-system"), "/api/v1/namespaces/kube-system/secrets");
+    assert.equal(
+      collectionPath({ apiVersion: "virtualization.deckhouse.io/v1alpha2", resource: "virtualmachineipaddressleases" }),
+      "/apis/virtualization.deckhouse.io/v1alpha2/virtualmachineipaddressleases",
+    );
+  });
+  test("descriptions name the resource, group and version, or the Secret", () => {
+    assert.equal(describeTarget({ apiVersion: "v1", kind: "Node", resource: "nodes" }), "Node (nodes/v1)");
+    assert.equal(
+      describeTarget({ apiVersion: "network.deckhouse.io/v1alpha1", kind: "SystemNetwork", resource: "systemnetworks" }),
+      "SystemNetwork (systemnetworks.network.deckhouse.io/v1alpha1)",
+    );
+    assert.equal(describeTarget(CLUSTER_CONFIGURATION), "ClusterConfiguration (from Secret kube-system/d8-cluster-configuration, key cluster-configuration.yaml)");
+  });
+  test("slim drops managedFields and nothing else", () => {
+    const o = { apiVersion: "v1", kind: "Node", metadata: { name: "n", labels: { a: "b" }, managedFields: [{ manager: "kubectl" }] }, status: {} };
+    assert.deepEqual(slim(o), { apiVersion: "v1", kind: "Node", metadata: { name: "n", labels: { a: "b" } }, status: {} });
+  });
+});
+
+describe("serve: selecting a live cluster", () => {
+  const noPod = {};
+  test("--kubeconfig selects the live provider; the default is files", () => {
+    assert.deepEqual(parseServeConfig(["--kubeconfig", "/k"], noPod).cluster, { kubeconfig: "/k" });
+    assert.equal(parseServeConfig([], noPod).cluster, undefined);
+    assert.deepEqual(parseServeConfig([], { VIRTGUARD_KUBECONFIG: "/e" }).cluster, { kubeconfig: "/e" });
+    assert.deepEqual(parseServeConfig(["--cluster", "in-cluster"], noPod).cluster, { inCluster: true });
+    assert.equal(parseServeConfig(["--cluster", "off"], { KUBERNETES_SERVICE_HOST: "10.0.0.1" }).cluster, undefined);
+  });
+  test("auto needs both KUBERNETES_SERVICE_HOST and a mounted token (none here)", () => {
+    assert.equal(parseServeConfig([], { KUBERNETES_SERVICE_HOST: "10.0.0.1" }).cluster, undefined);
+  });
+  test("contradictions and bad values are usage errors naming the flag", () => {
+    assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--context", "a.yaml"], noPod), /--kubeconfig and --context exclude each other/);
+    assert.throws(() => parseServeConfig(["--cluster", "sometimes"], noPod), /--cluster "sometimes": expected auto, in-cluster or off/);
+    assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--pod-subnet-cidr", "10.0.0.0"], noPod), /--pod-subnet-cidr "10.0.0.0": expected a CIDR/);
+    assert.throws(() => parseServeConfig(["--pod-subnet-cidr", "10.0.0.0/16"], noPod), /--pod-subnet-cidr needs a live cluster/);
+    assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--stale-cache", "maybe"], noPod), /--stale-cache "maybe": expected fail or serve/);
+  });
+  test("subnet overrides and the staleness setting", () => {
+    const c = parseServeConfig(
+      ["--kubeconfig", "/k", "--pod-subnet-cidr", "10.111.0.0/16", "--service-subnet-cidr", "fd00::/108", "--stale-cache", "serve", "--stale-cache-after", "30s"],
+      noPod,
+    );
+    assert.deepEqual(c.subnetOverrides, { podSubnetCIDR: "10.111.0.0/16", serviceSubnetCIDR: "fd00::/108" });
+    assert.deepEqual(c.staleCache, { mode: "serve", afterMs: 30_000 });
+    assert.deepEqual(parseServeConfig(["--kubeconfig", "/k"], noPod).staleCache, { mode: "fail", afterMs: 120_000 });
+  });
+});
