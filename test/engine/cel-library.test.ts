@@ -62,6 +62,9 @@ examples("Kubernetes quantity library", [
   // virtguard's string(): the form kubectl prints, so messages show sizes users recognise.
   ["string(quantity('1536Mi'))", "1536Mi"],
   ["string(quantity('2147483648'))", "2Gi"],
+  ["string(quantity('50G'))", "50G"],
+  ["string(quantity('1000Mi'))", "1000Mi"],
+  ["string(quantity('0.5'))", "500m"],
   ["quantity('1Gi') == quantity('1024Mi')", true],
 ]);
 

@@ -14,6 +14,7 @@ import { strings } from "@bufbuild/cel/ext";
 import * as q from "./quantity.js";
 import * as net from "./net.js";
 import { CIDRType, IPType, QuantityType } from "./types.js";
+import { vmFunctions } from "./library-vm.js";
 
 const { STRING, INT, BOOL, DOUBLE, DYN } = CelScalar;
 const LIST = listType(DYN);
@@ -40,6 +41,16 @@ class ParseCache<T> {
   }
 }
 
+/** Whether text parses, answered from the cache: policies test the same values again and again. */
+function parses<T>(cache: ParseCache<T>, text: string): boolean {
+  try {
+    cache.get(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const quantities = new ParseCache(q.parseQuantity);
 const canonicalQuantities = new ParseCache(q.parseCanonicalKey);
 const ips = new ParseCache(net.parseIP);
@@ -54,7 +65,7 @@ const cidrWrap = (v: net.CIDRValue) => CIDRType.wrap(net.formatCIDR(v));
 
 const quantityFuncs: CelFunc[] = [
   celFunc("quantity", [STRING], Q, (s) => qWrap(quantities.get(s))),
-  celFunc("isQuantity", [STRING], BOOL, (s) => q.isQuantity(s)),
+  celFunc("isQuantity", [STRING], BOOL, (s) => parses(quantities, s)),
   celFunc("string", [Q], STRING, (v) => q.formatQuantity(qOf(v))),
   celMethod("sign", Q, [], INT, function () {
     const n = qOf(this).num;
@@ -100,7 +111,7 @@ const quantityFuncs: CelFunc[] = [
 
 const ipFuncs: CelFunc[] = [
   celFunc("ip", [STRING], IP, (s) => ipWrap(ips.get(s))),
-  celFunc("isIP", [STRING], BOOL, (s) => net.isIP(s)),
+  celFunc("isIP", [STRING], BOOL, (s) => parses(ips, s)),
   celFunc("ip.isCanonical", [STRING], BOOL, (s) => net.formatIP(ips.get(s)) === s),
   celFunc("string", [IP], STRING, (v) => IPType.unwrap(v)),
   celMethod("family", IP, [], INT, function () {
@@ -122,7 +133,7 @@ const ipFuncs: CelFunc[] = [
     return net.isGlobalUnicast(ipOf(this));
   }),
   celFunc("cidr", [STRING], CIDR, (s) => cidrWrap(cidrs.get(s))),
-  celFunc("isCIDR", [STRING], BOOL, (s) => net.isCIDR(s)),
+  celFunc("isCIDR", [STRING], BOOL, (s) => parses(cidrs, s)),
   celFunc("string", [CIDR], STRING, (v) => CIDRType.unwrap(v)),
   celMethod("containsIP", CIDR, [IP], BOOL, function (ip) {
     return net.cidrContainsIP(cidrOf(this), ipOf(ip));
@@ -280,4 +291,5 @@ export const virtguardFunctions: readonly CelFunc[] = [
   ...ipFuncs,
   ...listFuncs,
   ...regexFuncs,
+  ...vmFunctions,
 ];

@@ -74,7 +74,11 @@ function tryParse(parse: (s: string) => unknown, text: string): boolean {
 }
 
 export function formatIP(ip: IPValue): string {
-  return ip.family === 4 ? Address4.fromBigInt(ip.value).correctForm() : Address6.fromBigInt(ip.value).correctForm();
+  if (ip.family === 4) {
+    const n = Number(ip.value);
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
+  return Address6.fromBigInt(ip.value).correctForm();
 }
 
 export function formatCIDR(c: CIDRValue): string {

@@ -127,20 +127,37 @@ export function parseCanonicalKey(key: string): QuantityValue {
 }
 
 /**
- * Formats a quantity the way `kubectl` would print it: the largest binary suffix that divides an
- * integer byte count exactly (1536Mi, 2Gi), otherwise a plain decimal.
+ * Formats a quantity in the shortest exact form with a Kubernetes suffix: 2Gi, 1536Mi, 50G, 500m.
+ * A computed value has no spelling of its own, so the shorter of the binary and decimal forms
+ * wins (binary on a tie, as memory sizes are usually written).
  */
 export function formatQuantity(q: QuantityValue): string {
-  if (q.scale === 0 && q.num !== 0n) {
-    const abs = q.num < 0n ? -q.num : q.num;
+  if (q.num === 0n) return "0";
+  const sign = q.num < 0n ? "-" : "";
+  const abs = q.num < 0n ? -q.num : q.num;
+  if (q.scale === 0) {
+    let binary = abs.toString();
     for (const suffix of ["Ei", "Pi", "Ti", "Gi", "Mi", "Ki"]) {
       const unit = BINARY[suffix] as bigint;
-      if (abs % unit === 0n) return `${q.num / unit}${suffix}`;
+      if (abs % unit === 0n) {
+        binary = `${abs / unit}${suffix}`;
+        break;
+      }
     }
-    return q.num.toString();
+    let decimal = abs.toString();
+    for (const [suffix, exp] of [["E", 18], ["P", 15], ["T", 12], ["G", 9], ["M", 6], ["k", 3]] as const) {
+      const unit = 10n ** BigInt(exp);
+      if (abs % unit === 0n) {
+        decimal = `${abs / unit}${suffix}`;
+        break;
+      }
+    }
+    return sign + (decimal.length < binary.length ? decimal : binary);
   }
-  if (q.scale === 0) return "0";
-  const digits = (q.num < 0n ? -q.num : q.num).toString().padStart(q.scale + 1, "0");
-  const text = `${digits.slice(0, digits.length - q.scale)}.${digits.slice(digits.length - q.scale)}`;
-  return q.num < 0n ? `-${text}` : text;
+  // Fractions: milli, micro or nano when exact, else a plain decimal.
+  for (const [suffix, exp] of [["m", 3], ["u", 6], ["n", 9]] as const) {
+    if (q.scale <= exp) return `${sign}${abs * 10n ** BigInt(exp - q.scale)}${suffix}`;
+  }
+  const digits = abs.toString().padStart(q.scale + 1, "0");
+  return `${sign}${digits.slice(0, digits.length - q.scale)}.${digits.slice(digits.length - q.scale)}`;
 }
