@@ -31,6 +31,8 @@ export type KindPhase = "starting" | "watching" | "retrying" | "missing" | "stop
 export interface KindWatchOptions {
   /** The server ends each watch after about this long (randomised ±50%), as client-go does; default 300. */
   watchTimeoutSeconds?: number;
+  /** How often a Secret that may be read but not watched is re-read; default 30000 ms. */
+  secretPollMs?: number;
   /** Items per list page; default 5000. */
   pageSize?: number;
   backoffInitialMs?: number;
@@ -74,6 +76,11 @@ export class KindWatch {
   lists = 0;
   /** Failed lists and watches. */
   errors = 0;
+  /**
+   * Set when RBAC allows `get` but not `watch` on a fromSecret target's Secret: it is then re-read
+   * every this many ms instead of watched (the cache is as fresh as the last read).
+   */
+  pollMs: number | undefined;
   lastError: string | undefined;
   /** ms timestamp: since when the cache has not been known to be current (undefined while watching). */
   private unsyncedSince: number;
@@ -148,6 +155,10 @@ export class KindWatch {
 
   private run(): void {
     if (this.phase === "stopped") return;
+    if (this.pollMs !== undefined) {
+      this.poll();
+      return;
+    }
     const from = this.target.fromSecret;
     const fieldSelector = from ? `metadata.name=${from.name}` : undefined;
     // A ListWatch's path is used for the watch only; the list is ours (pages, the Secret get).
@@ -161,6 +172,24 @@ export class KindWatch {
     lw.on("error", (err?: unknown) => this.fail(attempt, err));
     lw.on("connect", () => this.onConnect(attempt));
     lw.start().catch((err: unknown) => this.fail(attempt, err));
+  }
+
+  /** One read of a fromSecret target's Secret without a watch; the next one in pollMs. */
+  private poll(): void {
+    const attempt: Attempt = { lw: new ListWatch<KubernetesObject>("", new Watch(this.kc), async () => ({ items: [] }), false), listing: true, stage: "list", connects: 1 };
+    this.attempt = attempt;
+    this.list(attempt).then(
+      () => {
+        if (!this.current(attempt)) return;
+        this.lastConnectAt = this.now();
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.run();
+        }, this.pollMs);
+        this.retryTimer.unref();
+      },
+      (err: unknown) => this.fail(attempt, err),
+    );
   }
 
   private current(attempt: Attempt | undefined): boolean {
@@ -312,6 +341,14 @@ export class KindWatch {
     this.errors++;
     let message = errorMessage(err);
     const delay = this.backoff.next();
+    if (status === 403 && this.target.fromSecret && !wasListing && this.pollMs === undefined) {
+      // `get` on the Secret works (the read succeeded), `watch` is not granted: read it periodically.
+      this.pollMs = this.opts.secretPollMs ?? 30_000;
+      this.lastError = undefined;
+      this.log("info", `${this.description}: RBAC allows get but not watch on the Secret; re-reading it every ${Math.round(this.pollMs / 1000)} s (grant watch with resourceNames for immediate updates)`, true);
+      this.run();
+      return;
+    }
     if (status === 404 && !this.target.fromSecret) {
       // The API (group, version or resource) is not served: a CRD that is not installed. There
       // are no such objects, which is the truth lookups get.
