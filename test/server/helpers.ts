@@ -180,11 +180,16 @@ export function send(
 /** Polls `fn` until it returns true; bounded, so a test fails instead of hanging. */
 export async function eventually(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
   const until = Date.now() + timeoutMs;
+  let last: unknown;
   while (Date.now() < until) {
-    if (await fn()) return;
+    try {
+      if (await fn()) return;
+    } catch (err) {
+      last = err;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
 }
 
 export interface CliServer {

@@ -55,7 +55,7 @@ describe("SIGTERM", () => {
       "--address=127.0.0.1",
       `--policies=${writePolicyDir(join(dir, "policies"))}`,
       `--dev-ca-file=${caFile}`,
-      "--shutdown-delay=700ms",
+      "--shutdown-delay=2s",
       "--shutdown-grace-period=10s",
       "--log-level=debug",
     ]);
@@ -75,7 +75,7 @@ describe("SIGTERM", () => {
       assert.ok(srv.child.kill("SIGTERM"));
 
       // /readyz fails at once, while the listener still accepts (the shutdown delay).
-      await eventually("/readyz to fail", async () => (await send(`${url}/readyz`, { ca, agent: false })).status === 503, 600);
+      await eventually("/readyz to fail", async () => (await send(`${url}/readyz`, { ca, agent: false })).status === 503, 1500);
       const readyz = await send(`${url}/readyz`, { ca, agent: false });
       assert.deepEqual(readyz.json(), { status: "not ready", reasons: ["shutting down"] });
       assert.equal(readyz.headers.connection, "close");
@@ -89,7 +89,7 @@ describe("SIGTERM", () => {
       await eventually(
         "the listener to close",
         () => send(`${url}/healthz`, { ca, agent: false }).then(() => false, (err: NodeJS.ErrnoException) => err.code === "ECONNREFUSED"),
-        3000,
+        5000,
       );
       // …while the requests in flight still finish, and are answered in full.
       for (const p of partial) p.finish();
