@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { ServerMetrics } from "./metrics.js";
 import { PolicyStore } from "./policy-store.js";
 import { CertificateFiles, createDevCertificates, TLS_OPTIONS, type CertPair, type DevCertificates } from "./tls.js";
-import { createValidateHandler, type FailureRule } from "./validate.js";
+import { createValidateHandler, MAX_BODY_BYTES, type FailureRule } from "./validate.js";
 
 export type TlsSource = { certFile: string; keyFile: string } | { dev: true; caFile?: string };
 
@@ -161,6 +161,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     onRequest,
   );
   server.on("tlsClientError", (err) => logger.debug({ err: err.message }, "TLS handshake failed"));
+  // "Expect: 100-continue": only invite a body the server would accept (the 413 is sent instead).
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    if (Number(req.headers["content-length"] ?? 0) <= (opts.maxBodyBytes ?? MAX_BODY_BYTES)) res.writeContinue();
+    onRequest(req, res);
+  });
 
   let metricsServer: HttpServer | undefined;
   const port = await listen(server, opts.port, opts.address);

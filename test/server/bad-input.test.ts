@@ -75,6 +75,29 @@ describe("bad input", () => {
     });
   }
 
+  test("Expect: 100-continue with an oversized body: 413 instead of 100 Continue", async () => {
+    const { status, continued } = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+      let continued = false;
+      const req = httpsRequest(
+        url,
+        { method: "POST", ca: s.ca, agent: false, headers: { "content-type": "application/json", "content-length": String(7 * 1024 * 1024), expect: "100-continue" } },
+        (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, continued });
+          req.destroy();
+        },
+      );
+      req.on("continue", () => (continued = true));
+      req.on("error", reject);
+      req.flushHeaders();
+    });
+    assert.equal(status, 413);
+    assert.equal(continued, false);
+    const ok = await send(url, { ca: s.ca, agent: false, body: JSON.stringify(vmReview({ uid: "with-expect" })), headers: { expect: "100-continue" } });
+    assert.equal(ok.status, 200);
+    await goodRequestStillAnswered();
+  });
+
   test("a streamed (chunked) body over 6 MiB: 413 once the limit is passed", async () => {
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpsRequest(url, { method: "POST", ca: s.ca, agent: false, headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
