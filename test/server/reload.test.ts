@@ -1,7 +1,7 @@
 // Hot reload with nothing lost: policy changes (plain files and a ConfigMap-style ..data symlink
 // swap), invalid changes rejected whole while the last good set serves, and certificate rotation.
 import assert from "node:assert/strict";
-import { mkdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { after, before, describe, test } from "node:test";
@@ -83,7 +83,10 @@ describe("policy reload from a ConfigMap mount", () => {
     for (const f of ["cores.json", "guidance.json", "secret.json"]) symlinkSync(join("..data", f), join(mount, f));
     s = await startTestServer({ policiesDir: mount });
   });
-  after(() => s.close());
+  after(async () => {
+    await s.close();
+    rmSync(mount, { recursive: true, force: true });
+  });
 
   test("the ..data symlink swap is seen and the new set serves", async () => {
     assert.equal((await verdictFor(s, 100)).allowed, true);
@@ -121,7 +124,10 @@ describe("certificate reload", () => {
     s = await startTestServer({ tls: { certFile: join(tlsDir, "tls.crt"), keyFile: join(tlsDir, "tls.key") } });
     s.ca = ca.cert;
   });
-  after(() => s.close());
+  after(async () => {
+    await s.close();
+    rmSync(tlsDir, { recursive: true, force: true });
+  });
 
   test("a rotated pair is served to new connections without a restart", async () => {
     const old = await peerFingerprint(s.port, ca.cert);
