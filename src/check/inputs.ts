@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ManifestError, parseObjects, type ParsedObject } from "../cluster/files.js";
+import { ManifestError, type ParsedObject } from "../cluster/files.js";
+import { parseManifests } from "./fast-yaml.js";
 
 /** One manifest file (or stdin) that was read, with its text kept for locating fields later. */
 export interface InputFile {
@@ -66,7 +67,7 @@ export function readInputFiles(paths: readonly string[], options: CollectOptions
 /** The objects in the files, in file order, each with its file and 1-based line. */
 export function parseInputFiles(files: readonly InputFile[]): ParsedObject[] {
   const objects: ParsedObject[] = [];
-  for (const f of files) for (const o of parseObjects(f.text, f.file)) objects.push(o);
+  for (const f of files) for (const o of parseManifests(f.text, f.file)) objects.push(o);
   return objects;
 }
 
