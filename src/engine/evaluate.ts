@@ -44,16 +44,26 @@ export function evaluate(set: PolicySet, request: AdmissionRequest, options: Eva
   if (candidates.length === 0) return verdict;
 
   const base = requestBindings(request, options.params);
+  // Policies often share a matchCondition (say, "not being deleted"); the loader interns equal
+  // ones, so each distinct condition runs once per request.
+  const conditions = new Map<CompiledExpression, CelValue | Error>();
   for (const policy of candidates) {
     if (options.deadline !== undefined && performance.now() > options.deadline) throw new EvaluationDeadlineError(policy.name);
     if (!objectSelectorMatches(policy, request) || !namespaceMatches(policy, request, options.context)) continue;
-    new PolicyRun(policy, request, base, options.context, verdict).run();
+    new PolicyRun(policy, request, base, options.context, verdict, conditions).run();
   }
   verdict.allowed = verdict.denials.length === 0;
   return verdict;
 }
 
-function requestBindings(request: AdmissionRequest, params: BoundParameters): Bindings {
+interface RequestBindings {
+  object: CelValue;
+  oldObject: CelValue;
+  request: CelValue;
+  params: CelValue;
+}
+
+function requestBindings(request: AdmissionRequest, params: BoundParameters): RequestBindings {
   const { object, oldObject, ...rest } = request;
   return {
     object: toCel(object ?? null),
@@ -79,21 +89,31 @@ class PolicyRun {
   constructor(
     private readonly policy: CompiledPolicy,
     private readonly request: AdmissionRequest,
-    base: Bindings,
+    base: RequestBindings,
     private readonly context: ClusterContext,
     private readonly verdict: Verdict,
+    private readonly conditions: Map<CompiledExpression, CelValue | Error>,
   ) {
-    this.bindings = { ...base, variables: celMap(this.variables) };
+    this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params: base.params, variables: celMap(this.variables) };
+  }
+
+  private condition(expr: CompiledExpression): CelValue | Error {
+    let value = this.conditions.get(expr);
+    if (value === undefined) {
+      value = expr.evaluate(this.bindings);
+      this.conditions.set(expr, value);
+    }
+    return value;
   }
 
   run(): void {
     try {
       for (const condition of this.policy.matchConditions) {
-        const value = this.value(condition.expr, `matchCondition "${condition.name}"`);
-        if (value !== true) {
-          if (value !== false) throw new Error(`matchCondition "${condition.name}" must return a bool, got ${describe(value)}`);
-          return;
-        }
+        const value = this.condition(condition.expr);
+        if (value === true) continue;
+        if (value instanceof Error) throw new Error(`matchCondition "${condition.name}" ${JSON.stringify(condition.expr.source)} failed: ${value.message}`);
+        if (value !== false) throw new Error(`matchCondition "${condition.name}" must return a bool, got ${describe(value)}`);
+        return;
       }
       this.verdict.matched.push(this.policy.name);
       for (const variable of this.policy.variables) this.variables.set(variable.name, this.resolve(variable));

@@ -32,6 +32,7 @@ export function loadPolicySet(sources: readonly PolicySource[]): PolicySet {
   const indexes = new Map<string, IndexDefinition & { source: string; file: string }>();
   const targets = new Map<KindKey, TargetSpec>();
   const names = new Map<string, string>();
+  const interned = new Map<string, CompiledExpression>();
 
   for (const source of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
     let json: unknown;
@@ -52,7 +53,7 @@ export function loadPolicySet(sources: readonly PolicySource[]): PolicySet {
       continue;
     }
     names.set(doc.metadata.name, source.file);
-    const compiler = new DocumentCompiler(source.file, problems);
+    const compiler = new DocumentCompiler(source.file, problems, interned);
     const policy = compiler.compile(doc);
     if (!policy) continue;
     policies.push(policy);
@@ -153,7 +154,20 @@ function mergeParameters(doc: PolicyDocument, file: string, into: Map<string, Pa
 /** Compiles one document's expressions, recording every failure with its path. */
 class DocumentCompiler {
   private failed = false;
-  constructor(private readonly file: string, private readonly problems: PolicyProblem[]) {}
+  constructor(
+    private readonly file: string,
+    private readonly problems: PolicyProblem[],
+    /** matchConditions by source, shared across the set so the evaluator can run each once per request. */
+    private readonly conditions: Map<string, CompiledExpression>,
+  ) {}
+
+  private condition(source: string, path: string): CompiledExpression | undefined {
+    const known = this.conditions.get(source);
+    if (known) return known;
+    const expr = this.expression(source, path, new Set());
+    if (expr) this.conditions.set(source, expr);
+    return expr;
+  }
 
   expression(source: string, path: string, variables: ReadonlySet<string>): CompiledExpression | undefined {
     try {
@@ -171,7 +185,7 @@ class DocumentCompiler {
     const declared = new Set<string>();
     const matchConditions = (spec.matchConditions ?? []).map((c, i) => ({
       name: c.name,
-      expr: this.expression(c.expression, `spec.matchConditions[${i}].expression`, declared),
+      expr: this.condition(c.expression, `spec.matchConditions[${i}].expression`),
     }));
     const variables: CompiledVariable[] = [];
     for (const [i, v] of (spec.variables ?? []).entries()) {
