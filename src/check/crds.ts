@@ -96,3 +96,47 @@ export function loadCrdsFor(dir: string, objects: Iterable<JsonObject>): LoadedC
   }
   return { schemas, resources };
 }
+
+/** What a quick scan of manifest texts says they may hold: every apiVersion and kind value, anywhere. */
+export interface TypeScan {
+  apiVersions: Set<string>;
+  kinds: Set<string>;
+  /** Whether some text names "virtualization" (the ModuleConfig whose settings have a schema). */
+  virtualization: boolean;
+}
+
+const TYPE_FIELD = /(?:^|[\s{,])["']?(apiVersion|kind)["']?[ \t]*:[ \t]*["']?([A-Za-z0-9./-]+)/gm;
+
+/**
+ * Scans texts for `apiVersion:` and `kind:` values (block, flow or JSON style) without parsing
+ * them, so that CRD schemas can be compiled while the manifests are still being parsed. It may
+ * find more types than there are (nested `kind:` fields); `covers` tells whether it missed one.
+ */
+export function scanTypes(texts: Iterable<string>): TypeScan {
+  const scan: TypeScan = { apiVersions: new Set(), kinds: new Set(), virtualization: false };
+  for (const text of texts) {
+    for (const m of text.matchAll(TYPE_FIELD)) (m[1] === "kind" ? scan.kinds : scan.apiVersions).add(m[2] as string);
+    if (!scan.virtualization && /virtualization/.test(text)) scan.virtualization = true;
+  }
+  return scan;
+}
+
+/** Stand-in objects for loadCrdsFor: every scanned apiVersion with every scanned kind. */
+export function scannedObjects(scan: TypeScan): JsonObject[] {
+  const out: JsonObject[] = [];
+  for (const apiVersion of scan.apiVersions) {
+    for (const kind of scan.kinds) {
+      out.push({ apiVersion, kind, metadata: { name: kind === "ModuleConfig" && scan.virtualization ? MODULE_SETTINGS.module : "" } });
+    }
+  }
+  return out;
+}
+
+/** Whether schemas compiled from the scan serve every one of these objects as an exact load would. */
+export function covers(scan: TypeScan, objects: Iterable<JsonObject>): boolean {
+  for (const o of objects) {
+    if (!scan.apiVersions.has(String(o.apiVersion)) || !scan.kinds.has(String(o.kind))) return false;
+    if (o.kind === "ModuleConfig" && (o.metadata as { name?: unknown } | undefined)?.name === MODULE_SETTINGS.module && !scan.virtualization) return false;
+  }
+  return true;
+}

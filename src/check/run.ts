@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import type { ParsedObject } from "../cluster/files.js";
 import { loadFileContext } from "../cluster/file-context.js";
 import { ObjectStore } from "../cluster/object-store.js";
 import {
@@ -14,8 +13,9 @@ import {
 } from "../engine/index.js";
 import { loadPolicyDir } from "../policy-dir.js";
 import { asStored, asStoredObject, type Stored } from "./apiserver.js";
-import { loadCrdsFor, type LoadedCrds } from "./crds.js";
-import { parseInputFiles, readInputFiles, type InputFile } from "./inputs.js";
+import { covers, loadCrdsFor, scannedObjects, scanTypes, type LoadedCrds } from "./crds.js";
+import { readInputFiles } from "./inputs.js";
+import { startParse } from "./parse-parallel.js";
 import { FieldLocator, leadingFieldPath } from "./locate.js";
 import { planOperations, type PlannedItem } from "./plan.js";
 import { Profile } from "./profile.js";
@@ -40,6 +40,8 @@ export interface CheckOptions {
   /** Progress and notes, for stderr. */
   log?: (line: string) => void;
   profile?: Profile;
+  /** From how many bytes of manifests on parsing moves to a worker thread (default PARALLEL_PARSE_BYTES). */
+  parallelParseBytes?: number;
 }
 
 function fmt(n: number): string {
@@ -51,29 +53,31 @@ function fmt(n: number): string {
  * the previous versions, validates and defaults them as the API server would, and runs every
  * matching policy with the manifests themselves (plus context files) as the cluster's objects.
  */
-export function runCheck(opts: CheckOptions): CheckReport {
+export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   const profile = opts.profile ?? new Profile(false);
   const log = opts.log ?? (() => undefined);
+
+  const files = profile.phase("read", () => readInputFiles(opts.paths, { stdinName: opts.stdinName, readStdin: opts.readStdin }));
+  const previousFiles = opts.against ? profile.phase("read", () => readInputFiles(opts.against ?? [])) : [];
+  // A large tree is parsed in a worker while this thread compiles policies and CRD schemas.
+  const parsing = startParse(opts.against ? [files, previousFiles] : [files], opts.parallelParseBytes);
+  const scan = parsing.parallel && opts.crds ? profile.phase("scan", () => scanTypes([...files, ...previousFiles].map((f) => f.text))) : undefined;
 
   const set = profile.phase("policies", () => loadPolicyDir(opts.policies));
   const params = bindFlags(set, opts.params ?? []);
   const store = profile.phase("context", () => loadFileContext(opts.context ?? [], set.indexes));
   log(`${fmt(set.policies.length)} policies from ${opts.policies}`);
+  let crds = scan ? profile.phase("crds", () => loadSchemas(opts, scannedObjects(scan), log)) : undefined;
 
-  const files = profile.phase("read", () => readInputFiles(opts.paths, { stdinName: opts.stdinName, readStdin: opts.readStdin }));
-  const current = profile.phase("parse", () => parseInputFiles(files));
-  let previousFiles: InputFile[] = [];
-  let previous: ParsedObject[] | undefined;
-  if (opts.against) {
-    previousFiles = profile.phase("read", () => readInputFiles(opts.against ?? []));
-    previous = profile.phase("parse", () => parseInputFiles(previousFiles));
-  }
+  const [current = [], previous] = await profile.phaseAsync(parsing.parallel ? "parse-wait" : "parse-done", () => parsing.result);
+  profile.record(parsing.parallel ? "parse (worker)" : "parse", parsing.parseMs());
   log(`read ${fmt(current.length)} objects from ${fmt(files.length)} files${previous ? `, ${fmt(previous.length)} previous objects from ${fmt(previousFiles.length)} files` : ""}`);
+  const all = [...current, ...(previous ?? [])].map((p) => p.object);
+  if (!scan || !covers(scan, all)) crds = profile.phase("crds", () => loadSchemas(opts, all, log));
 
   const plan = planOperations(current, previous, opts.deletions ?? false);
   for (const note of plan.notes) log(`note: ${note}`);
 
-  const crds = profile.phase("crds", () => loadSchemas(opts, [...current, ...(previous ?? [])], log));
   const stored = profile.phase("schema", () => plan.items.map((item) => asStored(item, crds?.schemas)));
 
   profile.phase("context", () => {
@@ -120,16 +124,13 @@ function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {
   return bindParameters(set, given);
 }
 
-function loadSchemas(opts: CheckOptions, objects: readonly ParsedObject[], log: (line: string) => void): LoadedCrds | undefined {
+function loadSchemas(opts: CheckOptions, objects: readonly JsonObject[], log: (line: string) => void): LoadedCrds | undefined {
   if (!opts.crds) return undefined;
   if (!opts.crds.required && !existsSync(opts.crds.dir)) {
     log(`note: no CRD directory at ${opts.crds.dir}; objects are not checked against their schemas (give --crds DIR)`);
     return undefined;
   }
-  return loadCrdsFor(
-    opts.crds.dir,
-    objects.map((o) => o.object),
-  );
+  return loadCrdsFor(opts.crds.dir, objects);
 }
 
 function nameOf(object: JsonObject): { name: string; namespace: string } {

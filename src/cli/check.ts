@@ -90,16 +90,15 @@ export const command: Command = {
     if (stdinUses > 1) throw new UsageError("'-' (stdin) can be given only once, among PATHs and --against");
 
     const log = v.quiet ? () => undefined : (line: string) => process.stderr.write(`virtguard check: ${line}\n`);
-    const [{ runCheck }, { Profile }, { SHIPPED_POLICIES }, { DEFAULT_CRD_DIR }, { wrapErrors }, { exitCodeOf, summaryLine }] = await Promise.all([
+    const [{ runCheck }, { Profile }, { SHIPPED_POLICIES }, { DEFAULT_CRD_DIR }, { exitCodeOf, summaryLine }] = await Promise.all([
       import("../check/run.js"),
       import("../check/profile.js"),
       import("../policy-dir.js"),
       import("../schema/crd-files.js"),
-      import("./review.js"),
       import("../check/report.js"),
     ]);
     const profile = Profile.fromEnv();
-    const report = wrapErrors(() =>
+    const report = await wrapAsyncErrors(() =>
       runCheck({
         paths: parsed.positionals,
         policies: v.policies ?? SHIPPED_POLICIES,
@@ -129,6 +128,16 @@ export const command: Command = {
     return exitCodeOf(report.summary, v["warnings-as-errors"]);
   },
 };
+
+/** Loading errors (bad policy, bad context file, unreadable manifest, bad parameter) are the user's: one line, exit 2. */
+async function wrapAsyncErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(err.message);
+    throw err;
+  }
+}
 
 type Renderer = (report: CheckReport) => string;
 

@@ -20,7 +20,7 @@ function byName(objects: readonly ObjectResult[], name: string): ObjectResult {
   return o;
 }
 
-test("a directory is read recursively: *.yaml, *.yml and *.json, in a stable order", () => {
+test("a directory is read recursively: *.yaml, *.yml and *.json, in a stable order", async () => {
   const { files, objects } = collectInputs([REPO]);
   assert.deepEqual(
     files.map((f) => f.file),
@@ -32,7 +32,7 @@ test("a directory is read recursively: *.yaml, *.yml and *.json, in a stable ord
   );
 });
 
-test("multi-document YAML, kind: List and JSON keep each object's first line", () => {
+test("multi-document YAML, kind: List and JSON keep each object's first line", async () => {
   const { objects } = collectInputs([REPO]);
   const lines = Object.fromEntries(objects.map((o) => [(o.object.metadata as { name: string }).name, `${o.file.slice(REPO.length + 1)}:${o.line}`]));
   assert.deepEqual(lines, {
@@ -45,7 +45,7 @@ test("multi-document YAML, kind: List and JSON keep each object's first line", (
   });
 });
 
-test("hidden directories and files of other extensions are skipped inside a tree; a file named explicitly is read whatever its name", () => {
+test("hidden directories and files of other extensions are skipped inside a tree; a file named explicitly is read whatever its name", async () => {
   const dir = tempTree({
     "a.yaml": vmYaml("a", 2),
     ".git/config.yaml": "not: [a, manifest",
@@ -60,13 +60,13 @@ test("hidden directories and files of other extensions are skipped inside a tree
   assert.equal(collectInputs([join(dir, "manifest.tpl")]).objects.length, 1);
 });
 
-test("a file reached twice (directly and through its directory) is read once", () => {
+test("a file reached twice (directly and through its directory) is read once", async () => {
   const { files } = collectInputs([join(REPO, "classes.yaml"), REPO]);
   assert.equal(files.length, 4);
   assert.equal(files[0]?.file, join(REPO, "classes.yaml"));
 });
 
-test("stdin is read for '-', under the --stdin-name name", () => {
+test("stdin is read for '-', under the --stdin-name name", async () => {
   const { files, objects } = collectInputs(["-"], { readStdin: () => vmYaml("piped", 2), stdinName: "overlays/prod" });
   assert.deepEqual(files.map((f) => f.file), ["overlays/prod"]);
   assert.equal(objects[0]?.file, "overlays/prod");
@@ -74,15 +74,15 @@ test("stdin is read for '-', under the --stdin-name name", () => {
   assert.throws(() => collectInputs(["-", "-"], { readStdin: () => "" }), /stdin can be read only once/);
 });
 
-test("a missing path, invalid YAML and a document that is not an object are errors naming file and line", () => {
+test("a missing path, invalid YAML and a document that is not an object are errors naming file and line", async () => {
   assert.throws(() => collectInputs(["/nonexistent/manifests"]), (err: unknown) => err instanceof ManifestError && /\/nonexistent\/manifests: cannot read: ENOENT/.test(err.message));
   const dir = tempTree({ "bad.yaml": `${vmYaml("ok", 2)}---\nkind: VirtualMachine\nmetadata: {name: [unclosed\n`, "nokind.yaml": "apiVersion: v1\nmetadata: {name: x}\n" });
   assert.throws(() => collectInputs([join(dir, "bad.yaml")]), /bad\.yaml:1[89]: invalid YAML/);
   assert.throws(() => collectInputs([join(dir, "nokind.yaml")]), /nokind\.yaml:1: kind: missing/);
 });
 
-test("mixed kinds: objects no policy matches are counted and skipped", () => {
-  const report = check([REPO]);
+test("mixed kinds: objects no policy matches are counted and skipped", async () => {
+  const report = await check([REPO]);
   assert.equal(byName(report.objects, "web-settings").status, "skipped");
   assert.equal(byName(report.objects, "virtualization").status, "skipped");
   assert.equal(byName(report.objects, "roomy").status, "skipped");
@@ -92,10 +92,10 @@ test("mixed kinds: objects no policy matches are counted and skipped", () => {
   assert.equal(report.summary.files, 4);
 });
 
-test("the checked manifests are each other's context: a VirtualMachine finds its class in the same tree", () => {
-  const together = check([REPO]);
+test("the checked manifests are each other's context: a VirtualMachine finds its class in the same tree", async () => {
+  const together = await check([REPO]);
   assert.equal(byName(together.objects, "web").status, "allowed");
-  const alone = check([join(REPO, "vms", "web.yaml")]);
+  const alone = await check([join(REPO, "vms", "web.yaml")]);
   const web = byName(alone.objects, "web");
   assert.equal(web.status, "warned");
   assert.deepEqual(
@@ -104,17 +104,17 @@ test("the checked manifests are each other's context: a VirtualMachine finds its
   );
 });
 
-test("--context adds cluster objects the manifests do not hold", () => {
+test("--context adds cluster objects the manifests do not hold", async () => {
   const dir = tempTree({ "cluster/classes.yaml": ROOMY_CLASS });
-  const report = check([join(REPO, "vms", "web.yaml")], { context: [join(dir, "cluster/classes.yaml")] });
+  const report = await check([join(REPO, "vms", "web.yaml")], { context: [join(dir, "cluster/classes.yaml")] });
   assert.equal(byName(report.objects, "web").status, "allowed");
 });
 
-test("--param binds policy parameters, as in review", () => {
-  assert.equal(byName(check([REPO]).objects, "big").status, "denied");
-  assert.equal(byName(check([REPO], { params: ["maxCores=256"] }).objects, "big").status, "allowed");
-  assert.throws(() => check([REPO], { params: ["maxCores=many"] }), /parameter "maxCores"/);
-  assert.throws(() => check([REPO], { params: ["nosuch=1"] }), /unknown parameter "nosuch"/);
+test("--param binds policy parameters, as in review", async () => {
+  assert.equal(byName((await check([REPO])).objects, "big").status, "denied");
+  assert.equal(byName((await check([REPO], { params: ["maxCores=256"] })).objects, "big").status, "allowed");
+  await assert.rejects(() => check([REPO], { params: ["maxCores=many"] }), /parameter "maxCores"/);
+  await assert.rejects(() => check([REPO], { params: ["nosuch=1"] }), /unknown parameter "nosuch"/);
 });
 
 test("CLI: files, directories and stdin in one run; stdin objects are named by --stdin-name", async () => {

@@ -23,7 +23,7 @@ function parsed(object: JsonObject, file = "m.yaml", line = 1): ParsedObject {
 
 const cm = (name: string, data: Record<string, string> = {}): JsonObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "ns" }, data });
 
-test("planning: CREATE by default; UPDATE of the previous version; DELETE only with deletions", () => {
+test("planning: CREATE by default; UPDATE of the previous version; DELETE only with deletions", async () => {
   const current = [parsed(cm("kept", { a: "2" })), parsed(cm("new"))];
   const previous = [parsed(cm("kept", { a: "1" }), "old.yaml", 3), parsed(cm("gone"), "old.yaml", 9)];
   assert.deepEqual(
@@ -39,7 +39,7 @@ test("planning: CREATE by default; UPDATE of the previous version; DELETE only w
   assert.equal(withDeletions.items[2]?.subject.file, "old.yaml");
 });
 
-test("planning: objects are paired by group, kind, namespace and name, whatever their version", () => {
+test("planning: objects are paired by group, kind, namespace and name, whatever their version", async () => {
   const v2 = { apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachineClass", metadata: { name: "c" }, spec: {} };
   const v3 = { ...v2, apiVersion: "virtualization.deckhouse.io/v1alpha3" };
   const other = { ...v2, metadata: { name: "c", namespace: "elsewhere" } };
@@ -47,13 +47,13 @@ test("planning: objects are paired by group, kind, namespace and name, whatever 
   assert.deepEqual(plan.items.map((i) => i.operation), ["UPDATE", "CREATE"]);
 });
 
-test("planning: a duplicate manifest is noted, and both copies are checked", () => {
+test("planning: a duplicate manifest is noted, and both copies are checked", async () => {
   const plan = planOperations([parsed(cm("x"), "a.yaml", 1), parsed(cm("x"), "b.yaml", 4)], undefined, false);
   assert.equal(plan.items.length, 2);
   assert.deepEqual(plan.notes, ["b.yaml:4: ConfigMap/ns/x is also defined at a.yaml:1; both are checked, the later one serves as context"]);
 });
 
-test("as the API server: generation 1 on CREATE; kept when only metadata changed; +1 when the spec changed", () => {
+test("as the API server: generation 1 on CREATE; kept when only metadata changed; +1 when the spec changed", async () => {
   const mc = (cidrs: string[], labels: Record<string, string> = {}): JsonObject => ({
     apiVersion: "deckhouse.io/v1alpha1",
     kind: "ModuleConfig",
@@ -69,12 +69,12 @@ test("as the API server: generation 1 on CREATE; kept when only metadata changed
   assert.deepEqual([gen(changed.oldObject), gen(changed.object)], [1, 2]);
 });
 
-test("--against: removing a leased CIDR between two directories is caught as an UPDATE", () => {
-  const asCreate = check([HEAD], { context: [LEASES] });
+test("--against: removing a leased CIDR between two directories is caught as an UPDATE", async () => {
+  const asCreate = await check([HEAD], { context: [LEASES] });
   assert.equal(asCreate.objects[0]?.operation, "CREATE");
   assert.equal(asCreate.objects[0]?.status, "skipped", "the test policy judges UPDATEs only");
 
-  const report = check([HEAD], { context: [LEASES], against: [BASE] });
+  const report = await check([HEAD], { context: [LEASES], against: [BASE] });
   const [mc] = report.objects;
   assert.equal(mc?.operation, "UPDATE");
   assert.equal(mc?.status, "denied");
@@ -84,7 +84,7 @@ test("--against: removing a leased CIDR between two directories is caught as an 
   );
 });
 
-test("--against: narrowing a CIDR that keeps every leased address covered is allowed", () => {
+test("--against: narrowing a CIDR that keeps every leased address covered is allowed", async () => {
   const head = tempTree({
     "moduleconfig.yaml": `apiVersion: deckhouse.io/v1alpha1
 kind: ModuleConfig
@@ -98,17 +98,17 @@ spec:
     dvcr: {storage: {type: PersistentVolumeClaim, persistentVolumeClaim: {size: 50G, storageClassName: linstor-thin-r1}}}
 `,
   });
-  const report = check([head], { context: [LEASES], against: [BASE] });
+  const report = await check([head], { context: [LEASES], against: [BASE] });
   assert.equal(report.objects[0]?.operation, "UPDATE");
   assert.equal(report.objects[0]?.status, "allowed");
 });
 
-test("--against with --deletions: an object only in the previous manifests is judged as a DELETE at its old file and line", () => {
+test("--against with --deletions: an object only in the previous manifests is judged as a DELETE at its old file and line", async () => {
   const base = tempTree({ "vms.yaml": `${vmYaml("keep", 2)}---\n${vmYaml("prod-db", 2, "").replace("  name: prod-db\n", "  name: prod-db\n  labels:\n    protected: \"true\"\n")}` });
   const head = tempTree({ "vms.yaml": vmYaml("keep", 2), "class.yaml": ROOMY_CLASS });
-  const without = check([head], { against: [base] });
+  const without = await check([head], { against: [base] });
   assert.deepEqual(without.objects.map((o) => `${o.operation} ${o.kind}/${o.name}`), ["CREATE VirtualMachineClass/roomy", "UPDATE VirtualMachine/keep"]);
-  const report = check([head], { against: [base], deletions: true });
+  const report = await check([head], { against: [base], deletions: true });
   assert.deepEqual(report.objects.map((o) => `${o.operation} ${o.kind}/${o.name} ${o.status}`), [
     "CREATE VirtualMachineClass/roomy skipped",
     "UPDATE VirtualMachine/keep allowed",
@@ -120,7 +120,7 @@ test("--against with --deletions: an object only in the previous manifests is ju
   assert.deepEqual(deleted?.findings.map((f) => f.message), ["VirtualMachine prod-db is protected; remove the protected label before deleting it"]);
 });
 
-test("the object under judgment is absent from the context on CREATE and at its previous version on UPDATE, as in the cluster", () => {
+test("the object under judgment is absent from the context on CREATE and at its previous version on UPDATE, as in the cluster", async () => {
   const policies = tempTree({
     "self.json": JSON.stringify({
       apiVersion: "policies.virtguard.io/v1alpha1",
@@ -148,7 +148,7 @@ test("the object under judgment is absent from the context on CREATE and at its 
   const cmYaml = (v: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ns}\ndata: {v: "${v}"}\n`;
   const head = tempTree({ "c.yaml": cmYaml("new"), "d.yaml": cmYaml("x").replace("name: c", "name: d") });
   const base = tempTree({ "c.yaml": cmYaml("old") });
-  const report = runCheck({ paths: [head], policies, against: [base] });
+  const report = await runCheck({ paths: [head], policies, against: [base] });
   assert.deepEqual(report.objects.map((o) => `${o.operation} ${o.name}: ${o.findings[0]?.message}`), ["UPDATE c: stored: old", "CREATE d: absent"]);
 });
 

@@ -28,9 +28,9 @@ spec:
   blockDeviceRefs: []
 `;
 
-test("schema first: a CRD schema error is a denial with its path and line, and the policies do not run on that object", () => {
+test("schema first: a CRD schema error is a denial with its path and line, and the policies do not run on that object", async () => {
   const dir = tempTree({ "drifted.yaml": DRIFTED, "class.yaml": ROOMY_CLASS });
-  const report = check([dir]);
+  const report = await check([dir]);
   const vm = report.objects.find((o) => o.name === "drifted");
   assert.equal(vm?.status, "denied");
   assert.equal(vm?.schema, "invalid");
@@ -45,15 +45,15 @@ test("schema first: a CRD schema error is a denial with its path and line, and t
   assert.equal(report.objects.find((o) => o.kind === "VirtualMachineClass")?.schema, "valid");
 });
 
-test("schema first: a kind the CRDs know at a version no CRD serves is a schema error", () => {
+test("schema first: a kind the CRDs know at a version no CRD serves is a schema error", async () => {
   const dir = tempTree({ "vm.yaml": vmYaml("future", 2).replace("v1alpha2", "v1alpha9") });
-  const [vm] = check([dir]).objects;
+  const [vm] = (await check([dir])).objects;
   assert.deepEqual(vm?.findings.map((f) => f.message), ["apiVersion: no CRD serves VirtualMachine at virtualization.deckhouse.io/v1alpha9"]);
 });
 
-test("defaults from the schema are applied before the policies run, so CI and the cluster agree", () => {
+test("defaults from the schema are applied before the policies run, so CI and the cluster agree", async () => {
   const legacy = join(CHECK, "legacy-vm.yaml");
-  const withCrds = check([legacy]);
+  const withCrds = await check([legacy]);
   assert.deepEqual(
     withCrds.objects[0]?.findings.map((f) => `${f.action} [${f.policy}]`),
     ["Warn [test-vm-class]", "Warn [test-vm-legacy-paravirt]"],
@@ -61,12 +61,12 @@ test("defaults from the schema are applied before the policies run, so CI and th
   );
   // Without the CRDs the policy reads a field the manifest does not have, and fails.
   const empty = mkdtempSync(join(tmpdir(), "virtguard-nocrds-"));
-  const withoutCrds = check([legacy], { crds: { dir: empty, required: true } });
+  const withoutCrds = await check([legacy], { crds: { dir: empty, required: true } });
   assert.equal(withoutCrds.objects[0]?.schema, "unknown");
   assert.ok(withoutCrds.objects[0]?.findings.some((f) => f.policy === "test-vm-legacy-paravirt" && /could not be evaluated/.test(f.message)));
 });
 
-test("only the CRDs of the kinds and versions present are compiled", () => {
+test("only the CRDs of the kinds and versions present are compiled", async () => {
   const vm = { apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachine", metadata: { name: "x" } };
   const { schemas, resources } = loadCrdsFor(SHARED_DVP, [vm]);
   assert.ok(schemas.knows(vm));
@@ -74,11 +74,11 @@ test("only the CRDs of the kinds and versions present are compiled", () => {
   assert.equal(resources.get("virtualization.deckhouse.io/VirtualMachine"), "virtualmachines");
 });
 
-test("the virtualization ModuleConfig's settings are validated against config-values.yaml", () => {
+test("the virtualization ModuleConfig's settings are validated against config-values.yaml", async () => {
   const dir = tempTree({
     "mc.yaml": "apiVersion: deckhouse.io/v1alpha1\nkind: ModuleConfig\nmetadata:\n  name: virtualization\nspec:\n  enabled: true\n  version: 1\n  settings:\n    virtualMachineCIDRs: []\n",
   });
-  const [mc] = check([dir]).objects;
+  const [mc] = (await check([dir])).objects;
   assert.equal(mc?.status, "denied");
   assert.deepEqual(mc?.findings.map((f) => `${f.line} ${f.message}`), [
     "8 spec.settings.dvcr: Required value",
@@ -88,7 +88,7 @@ test("the virtualization ModuleConfig's settings are validated against config-va
 
 test("a missing default CRD directory is a note on stderr; a missing --crds DIR is an error (exit 2)", async () => {
   const notes: string[] = [];
-  const report = check([join(CHECK, "repo")], { crds: { dir: "/nonexistent/dvp", required: false }, log: (l) => notes.push(l) });
+  const report = await check([join(CHECK, "repo")], { crds: { dir: "/nonexistent/dvp", required: false }, log: (l) => notes.push(l) });
   assert.equal(report.objects[0]?.schema, "unknown");
   assert.ok(notes.some((n) => n.includes("no CRD directory at /nonexistent/dvp")), notes.join("\n"));
   const { code, stdout, stderr } = await runCli(["check", "--crds", "/nonexistent/dvp", join(CHECK, "repo")]);

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parseInputFiles, readInputFiles } from "../../src/check/inputs.js";
+import { startParse } from "../../src/check/parse-parallel.js";
+import { runCheck } from "../../src/check/run.js";
+import { scanTypes, covers } from "../../src/check/crds.js";
+import { ManifestError } from "../../src/cluster/files.js";
+import { SHARED_DVP } from "../support/paths.js";
+import { CHECK, CHECK_POLICIES, LEASES, tempTree, vmYaml } from "./helpers.js";
+
+test("parsing in a worker gives the objects and lines of parsing in place", async () => {
+  const files = readInputFiles([join(CHECK, "repo"), join(CHECK, "legacy-vm.yaml")]);
+  const job = startParse([files, files.slice(0, 1)], 0);
+  assert.equal(job.parallel, true);
+  const [all, first] = await job.result;
+  assert.deepEqual(all, parseInputFiles(files));
+  assert.deepEqual(first, parseInputFiles(files.slice(0, 1)));
+  assert.ok(job.parseMs() > 0);
+});
+
+test("a manifest error in the worker is the same ManifestError, with its file and line", async () => {
+  const dir = tempTree({ "bad.yaml": `${vmYaml("a", 2)}---\nkind: [broken\n` });
+  const files = readInputFiles([dir]);
+  let inPlace: Error | undefined;
+  try {
+    parseInputFiles(files);
+  } catch (err) {
+    inPlace = err as Error;
+  }
+  await assert.rejects(startParse([files], 0).result, (err: unknown) => err instanceof ManifestError && err.message === inPlace?.message);
+});
+
+test("a check with parsing in a worker reports exactly what a check in one thread does", async () => {
+  const opts = { paths: [join(CHECK, "repo"), join(CHECK, "head")], policies: CHECK_POLICIES, context: [LEASES], against: [join(CHECK, "base")], crds: { dir: SHARED_DVP, required: true } };
+  assert.deepEqual(await runCheck({ ...opts, parallelParseBytes: 0 }), await runCheck({ ...opts, parallelParseBytes: Infinity }));
+});
+
+test("the type scan finds apiVersion and kind in block, flow and JSON style, and knows when it missed one", () => {
+  const scan = scanTypes(["apiVersion: v1\nkind: ConfigMap\n", '{"apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig", "metadata": {"name": "virtualization"}}', "- {apiVersion: a/v1, kind: X}"]);
+  assert.deepEqual([...scan.apiVersions].sort(), ["a/v1", "deckhouse.io/v1alpha1", "v1"]);
+  assert.deepEqual([...scan.kinds].sort(), ["ConfigMap", "ModuleConfig", "X"]);
+  assert.equal(scan.virtualization, true);
+  assert.equal(covers(scan, [{ apiVersion: "v1", kind: "ConfigMap" }]), true);
+  assert.equal(covers(scan, [{ apiVersion: "v2", kind: "ConfigMap" }]), false);
+});
