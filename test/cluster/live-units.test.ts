@@ -88,9 +88,14 @@ describe("REST paths and names", () => {
     );
     assert.equal(describeTarget(CLUSTER_CONFIGURATION), "ClusterConfiguration (from Secret kube-system/d8-cluster-configuration, key cluster-configuration.yaml)");
   });
-  test("slim drops managedFields and nothing else", () => {
-    const o = { apiVersion: "v1", kind: "Node", metadata: { name: "n", labels: { a: "b" }, managedFields: [{ manager: "kubectl" }] }, status: {} };
-    assert.deepEqual(slim(o), { apiVersion: "v1", kind: "Node", metadata: { name: "n", labels: { a: "b" } }, status: {} });
+  test("slim drops managedFields and kubectl's last-applied copy, nothing else", () => {
+    const o = {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "n", labels: { a: "b" }, annotations: { keep: "me", "kubectl.kubernetes.io/last-applied-configuration": "{}" }, managedFields: [{ manager: "kubectl" }] },
+      status: {},
+    };
+    assert.deepEqual(slim(o), { apiVersion: "v1", kind: "Node", metadata: { name: "n", labels: { a: "b" }, annotations: { keep: "me" } }, status: {} });
   });
 });
 

@@ -121,9 +121,18 @@ export interface VirtguardProcess {
 }
 
 /** Starts `virtguard serve` on 127.0.0.1 with the given certificates and kubeconfig; resolves when /readyz answers 200. */
-export async function startVirtguard(opts: { certs: Certs; kubeconfig: string; args?: string[]; readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<VirtguardProcess> {
+export async function startVirtguard(opts: {
+  certs: Certs;
+  kubeconfig: string;
+  args?: string[];
+  readyTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Node.js flags before the script, e.g. ["--cpu-prof"]. */
+  nodeArgs?: string[];
+}): Promise<VirtguardProcess> {
   const [port] = (await freePorts(1)) as [number];
   const args = [
+    ...(opts.nodeArgs ?? []),
     CLI,
     "serve",
     "--port",

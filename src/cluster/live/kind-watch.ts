@@ -81,6 +81,17 @@ export class KindWatch {
    * every this many ms instead of watched (the cache is as fresh as the last read).
    */
   pollMs: number | undefined;
+  /**
+   * The resourceVersion the cache had reached, for the next list: the first list is served from the
+   * API server's watch cache (resourceVersion=0, as client-go's reflector does: no etcd read of
+   * every object); a re-list asks for a state not older than what the cache had seen
+   * (resourceVersionMatch=NotOlderThan), so that it never goes back in time; when the API server
+   * cannot serve that (410, 504), a consistent list from etcd.
+   */
+  private lastResourceVersion: string | undefined;
+  private consistentList = false;
+  /** ms the last list took, and how many objects it returned (logged). */
+  lastList: { ms: number; objects: number } | undefined;
   lastError: string | undefined;
   /** ms timestamp: since when the cache has not been known to be current (undefined while watching). */
   private unsyncedSince: number;
@@ -200,6 +211,7 @@ export class KindWatch {
   private async list(attempt: Attempt): Promise<KubernetesListObject<KubernetesObject>> {
     attempt.listing = true;
     attempt.stage = "list";
+    const started = performance.now();
     try {
       const from = this.target.fromSecret;
       let items: JsonObject[];
@@ -211,6 +223,10 @@ export class KindWatch {
       }
       if (!this.current(attempt)) throw new Error("superseded");
       this.apply(items);
+      if (resourceVersion !== "") this.lastResourceVersion = resourceVersion;
+      this.consistentList = false;
+      this.lastList = { ms: Math.round(performance.now() - started), objects: items.length };
+      if (!from) this.logger.info({ kind: this.kind, ...this.lastList, resourceVersion }, `${this.description}: listed ${items.length} objects in ${this.lastList.ms} ms`);
       this.lists++;
       this.lastSyncAt = this.now();
       this.backoff.reset();
@@ -229,8 +245,14 @@ export class KindWatch {
     let cont: string | undefined;
     let resourceVersion = "";
     const listKind = this.target.kind;
+    const first =
+      this.consistentList || this.lastResourceVersion === "0"
+        ? ""
+        : this.lastResourceVersion === undefined
+          ? "&resourceVersion=0"
+          : `&resourceVersion=${encodeURIComponent(this.lastResourceVersion)}&resourceVersionMatch=NotOlderThan`;
     for (let page = 0; page < 100_000; page++) {
-      const query = `?limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`;
+      const query = `?limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : first}`;
       const res = await getJson<ListResponse<JsonObject>>(this.kc, base + query);
       if (!this.current(attempt)) throw new Error("superseded");
       for (const item of res.items ?? []) {
@@ -335,12 +357,17 @@ export class KindWatch {
   private fail(attempt: Attempt | undefined, err: unknown): void {
     if (!this.current(attempt) || !attempt) return;
     const wasListing = attempt.stage === "list";
+    const seen = attempt.lw.latestResourceVersion();
+    if (!wasListing && seen) this.lastResourceVersion = seen;
     this.attempt = undefined;
     void attempt.lw.stop().catch(() => undefined);
     const status = statusOf(err);
     this.errors++;
     let message = errorMessage(err);
     const delay = this.backoff.next();
+    // A list "not older than" a resourceVersion this API server cannot serve (compacted: 410; not
+    // reached yet, e.g. another replica of an HA API server: 504): read from etcd next time.
+    if (wasListing && (status === 410 || status === 504)) this.consistentList = true;
     if (status === 403 && this.target.fromSecret && !wasListing && this.pollMs === undefined) {
       // `get` on the Secret works (the read succeeded), `watch` is not granted: read it periodically.
       this.pollMs = this.opts.secretPollMs ?? 30_000;
