@@ -12,6 +12,8 @@ export interface ParseJob {
   parseMs: () => number;
   /** Whether parsing runs in a worker, overlapping with what the caller does meanwhile. */
   parallel: boolean;
+  /** Stops the worker when the caller fails before awaiting the result. */
+  cancel: () => void;
 }
 
 /**
@@ -31,7 +33,7 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
     }
     const ms = performance.now() - t;
     guard(result);
-    return { result, parseMs: () => ms, parallel: false };
+    return { result, parseMs: () => ms, parallel: false, cancel: () => undefined };
   }
   let ms = 0;
   const worker = new Worker(new URL("./parse-worker.js", import.meta.url), { workerData: { groups } });
@@ -47,7 +49,7 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
   // The worker keeps the event loop alive until it answers (the caller awaits nothing else), and
   // exits by itself once it has; a settled promise ignores that later exit.
   guard(result);
-  return { result, parseMs: () => ms, parallel: true };
+  return { result, parseMs: () => ms, parallel: true, cancel: () => void worker.terminate() };
 }
 
 /** The caller may fail (an invalid policy) before awaiting the parse: that must not be an unhandled rejection. */

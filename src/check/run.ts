@@ -14,7 +14,7 @@ import {
 import { loadPolicyDir } from "../policy-dir.js";
 import { asStored, asStoredObject, type Stored } from "./apiserver.js";
 import { covers, loadCrdsFor, scannedObjects, scanTypes, type LoadedCrds } from "./crds.js";
-import { readInputFiles } from "./inputs.js";
+import { readInputFiles, type InputFile } from "./inputs.js";
 import { startParse } from "./parse-parallel.js";
 import { FieldLocator, leadingFieldPath } from "./locate.js";
 import { planOperations, type PlannedItem } from "./plan.js";
@@ -61,19 +61,22 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   const previousFiles = opts.against ? profile.phase("read", () => readInputFiles(opts.against ?? [])) : [];
   // A large tree is parsed in a worker while this thread compiles policies and CRD schemas.
   const parsing = startParse(opts.against ? [files, previousFiles] : [files], opts.parallelParseBytes);
-  const scan = parsing.parallel && opts.crds ? profile.phase("scan", () => scanTypes([...files, ...previousFiles].map((f) => f.text))) : undefined;
+  let prepared;
+  try {
+    prepared = prepare(opts, parsing.parallel ? [...files, ...previousFiles] : undefined, profile, log);
+  } catch (err) {
+    parsing.cancel();
+    throw err;
+  }
+  const { set, params, store, scan } = prepared;
+  let crds = prepared.crds;
 
-  const set = profile.phase("policies", () => loadPolicyDir(opts.policies));
-  const params = bindFlags(set, opts.params ?? []);
-  const store = profile.phase("context", () => loadFileContext(opts.context ?? [], set.indexes));
-  log(`${fmt(set.policies.length)} policies from ${opts.policies}`);
-  let crds = scan ? profile.phase("crds", () => loadSchemas(opts, scannedObjects(scan), log)) : undefined;
-
-  const [current = [], previous] = await profile.phaseAsync(parsing.parallel ? "parse-wait" : "parse-done", () => parsing.result);
+  const [current = [], previous] = parsing.parallel ? await profile.phaseAsync("parse-wait", () => parsing.result) : await parsing.result;
   profile.record(parsing.parallel ? "parse (worker)" : "parse", parsing.parseMs());
   log(`read ${fmt(current.length)} objects from ${fmt(files.length)} files${previous ? `, ${fmt(previous.length)} previous objects from ${fmt(previousFiles.length)} files` : ""}`);
   const all = [...current, ...(previous ?? [])].map((p) => p.object);
-  if (!scan || !covers(scan, all)) crds = profile.phase("crds", () => loadSchemas(opts, all, log));
+  // Schemas compiled from the scan serve unless it missed a type (then compile exactly what is there).
+  if (!scan || (crds && !covers(scan, all))) crds = profile.phase("crds", () => loadSchemas(opts, all, log));
 
   const plan = planOperations(current, previous, opts.deletions ?? false);
   for (const note of plan.notes) log(`note: ${note}`);
@@ -113,6 +116,17 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
       objects,
     ),
   };
+}
+
+/** What the main thread does while a worker parses: policies, parameters, context, and (from a scan of the texts) CRD schemas. */
+function prepare(opts: CheckOptions, scanned: InputFile[] | undefined, profile: Profile, log: (line: string) => void) {
+  const scan = scanned && opts.crds ? profile.phase("scan", () => scanTypes(scanned.map((f) => f.text))) : undefined;
+  const set = profile.phase("policies", () => loadPolicyDir(opts.policies));
+  const params = bindFlags(set, opts.params ?? []);
+  const store = profile.phase("context", () => loadFileContext(opts.context ?? [], set.indexes));
+  log(`${fmt(set.policies.length)} policies from ${opts.policies}`);
+  const crds = scan ? profile.phase("crds", () => loadSchemas(opts, scannedObjects(scan), log)) : undefined;
+  return { set, params, store, scan, crds };
 }
 
 function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {

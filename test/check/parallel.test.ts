@@ -44,3 +44,10 @@ test("the type scan finds apiVersion and kind in block, flow and JSON style, and
   assert.equal(covers(scan, [{ apiVersion: "v1", kind: "ConfigMap" }]), true);
   assert.equal(covers(scan, [{ apiVersion: "v2", kind: "ConfigMap" }]), false);
 });
+
+test("when the policies fail to load while a worker parses, the error is the policy's and the worker is stopped", async () => {
+  await assert.rejects(
+    runCheck({ paths: [join(CHECK, "repo")], policies: "/nonexistent/policies", parallelParseBytes: 0 }),
+    /\/nonexistent\/policies: cannot read policy directory/,
+  );
+});
