@@ -171,11 +171,11 @@ describe(`${MAIN}: the Main network needs virtualMachineCIDRs`, () => {
 
   test("without CIDRs, an absent or empty list and an explicit Main are denied", () => {
     assert.deepEqual(denials({ object: vm(undefined) }), [
-      `[${MAIN}] spec.networks is not set, which means the Main network, but the virtualization ModuleConfig has no spec.settings.virtualMachineCIDRs, so the Main network has no addresses to give. Connect the VirtualMachine to a Network or ClusterNetwork only (without Main), or have the administrator configure virtualMachineCIDRs`,
+      `[${MAIN}] spec.networks is not set, which means the Main network, but the virtualization ModuleConfig has no spec.settings.virtualMachineCIDRs, so Main has no addresses to give. List only Network or ClusterNetwork entries, or have the administrator configure virtualMachineCIDRs`,
     ]);
     assert.match(denials({ object: vm([]) }).join(), /^\[vm-main-network\] spec\.networks is empty, which means the Main network, but/);
     assert.deepEqual(denials({ object: vm([main, net]) }), [
-      `[${MAIN}] spec.networks lists the Main network, but the virtualization ModuleConfig has no spec.settings.virtualMachineCIDRs, so the Main network has no addresses to give. Connect the VirtualMachine to a Network or ClusterNetwork only (without Main), or have the administrator configure virtualMachineCIDRs`,
+      `[${MAIN}] spec.networks lists the Main network, but the virtualization ModuleConfig has no spec.settings.virtualMachineCIDRs, so Main has no addresses to give. List only Network or ClusterNetwork entries, or have the administrator configure virtualMachineCIDRs`,
     ]);
   });
 

@@ -28,7 +28,7 @@ describe(POLICY, () => {
     const defaulted = run({ object: vm({ osType: "Legacy" }) });
     assert.equal(defaulted.verdict.allowed, true);
     assert.deepEqual(mine(defaulted), [
-      `[${POLICY}] spec.osType is Legacy and spec.enableParavirtualization is not set (it defaults to true): the VirtualMachine gets virtio disks and a virtio network adapter, which Legacy operating systems have no built-in drivers for, so it will likely not boot. Set spec.enableParavirtualization to false (IDE disks, RTL8139 adapter) unless virtio drivers are installed in the guest`,
+      `[${POLICY}] spec.osType is Legacy and spec.enableParavirtualization is not set (defaults to true): Legacy guests lack virtio drivers, so with virtio disks and network the VirtualMachine will likely not boot. Set spec.enableParavirtualization to false unless virtio drivers are installed in the guest`,
     ]);
     assert.match(mine(run({ object: vm({ osType: "Legacy", enableParavirtualization: true }) })).join(), /enableParavirtualization is true:/);
     assert.equal(mine(run({ object: vm({ osType: "Legacy" }), oldObject: vm({ osType: "Legacy" }) })).length, 1, "UPDATEs warn as well");
