@@ -326,7 +326,9 @@ export const command: Command = {
         reloadIntervalMs: config.reloadIntervalMs,
       });
     } catch (err) {
-      // Bad policies, parameters, certificates or a busy port: one line, exit 2.
+      // Bad policies, parameters, certificates or a busy port: one line, exit 2. Open watches
+      // would keep the process alive: stop them first.
+      await context.close().catch(() => undefined);
       throw new UsageError(`cannot start: ${(err as Error).message}`);
     }
     process.stderr.write(devBanner(running, config));
