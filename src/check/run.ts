@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { loadFileContext } from "../cluster/file-context.js";
 import { ObjectStore } from "../cluster/object-store.js";
 import {
   bindParameters,
@@ -14,6 +13,7 @@ import {
 import { loadPolicyDir } from "../policy-dir.js";
 import { asStored, asStoredObject, type Stored } from "./apiserver.js";
 import { covers, loadCrdsFor, scannedObjects, scanTypes, type LoadedCrds } from "./crds.js";
+import { parseManifests } from "./fast-yaml.js";
 import { readInputFiles, type InputFile } from "./inputs.js";
 import { startParse } from "./parse-parallel.js";
 import { FieldLocator, leadingFieldPath } from "./locate.js";
@@ -26,7 +26,7 @@ export interface CheckOptions {
   paths: readonly string[];
   /** Policy directory. */
   policies: string;
-  /** Context files (cluster objects the manifests do not hold). */
+  /** Context files or directories (cluster objects the manifests do not hold). */
   context?: readonly string[];
   /** NAME=VALUE parameter flags. */
   params?: readonly string[];
@@ -123,10 +123,22 @@ function prepare(opts: CheckOptions, scanned: InputFile[] | undefined, profile: 
   const scan = scanned && opts.crds ? profile.phase("scan", () => scanTypes(scanned.map((f) => f.text))) : undefined;
   const set = profile.phase("policies", () => loadPolicyDir(opts.policies));
   const params = bindFlags(set, opts.params ?? []);
-  const store = profile.phase("context", () => loadFileContext(opts.context ?? [], set.indexes));
+  const store = profile.phase("context", () => loadContext(opts, set));
   log(`${fmt(set.policies.length)} policies from ${opts.policies}`);
   const crds = scan ? profile.phase("crds", () => loadSchemas(opts, scannedObjects(scan), log)) : undefined;
   return { set, params, store, scan, crds };
+}
+
+/**
+ * Context files, parsed as fast as the manifests (a cluster dump can hold 50,000 leases), and
+ * like them files or directories.
+ */
+function loadContext(opts: CheckOptions, set: PolicySet): ObjectStore {
+  const store = new ObjectStore(set.indexes);
+  for (const f of readInputFiles(opts.context ?? [], { readStdin: opts.readStdin })) {
+    for (const { object } of parseManifests(f.text, f.file)) store.upsert(object);
+  }
+  return store;
 }
 
 function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {

@@ -23,7 +23,8 @@ PATH is a file or a directory (read recursively: *.yaml, *.yml, *.json; hidden e
 
 Flags:
   --policies DIR          policy directory (default: the shipped DVP policies)
-  --context FILE          more cluster objects policies look up (YAML/JSON, multi-document or List); repeatable
+  --context PATH          more cluster objects policies look up: a file or directory (YAML/JSON,
+                          multi-document or List, e.g. a kubectl get -o yaml dump); repeatable
   --param NAME=VALUE      a policy parameter; VALUE is JSON if it parses, else a string; repeatable
   --against PATH          the previous versions of the manifests (file, directory or -); repeatable
   --deletions             judge objects present only in --against as DELETEs
@@ -86,8 +87,8 @@ export const command: Command = {
     if (!FORMATS.includes(format)) throw new UsageError(`--output must be one of ${FORMATS.join(", ")}, got "${v.output}"`);
     if (parsed.positionals.length === 0) throw new UsageError("missing PATH (a file, a directory, or - for stdin); see 'virtguard check --help'");
     if (v.deletions && !v.against) throw new UsageError("--deletions needs --against PATH (the previous manifests)");
-    const stdinUses = [...parsed.positionals, ...(v.against ?? [])].filter((p) => p === "-").length;
-    if (stdinUses > 1) throw new UsageError("'-' (stdin) can be given only once, among PATHs and --against");
+    const stdinUses = [...parsed.positionals, ...(v.against ?? []), ...v.context].filter((p) => p === "-").length;
+    if (stdinUses > 1) throw new UsageError("'-' (stdin) can be given only once, among PATHs, --against and --context");
 
     const log = v.quiet ? () => undefined : (line: string) => process.stderr.write(`virtguard check: ${line}\n`);
     const [{ runCheck }, { Profile }, { SHIPPED_POLICIES }, { DEFAULT_CRD_DIR }, { exitCodeOf, summaryLine }] = await Promise.all([

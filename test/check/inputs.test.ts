@@ -110,6 +110,12 @@ test("--context adds cluster objects the manifests do not hold", async () => {
   assert.equal(byName(report.objects, "web").status, "allowed");
 });
 
+test("--context may name a directory: every manifest under it is context", async () => {
+  const dir = tempTree({ "cluster/classes/roomy.yaml": ROOMY_CLASS, "cluster/readme.txt": "not a manifest" });
+  const report = await check([join(REPO, "vms", "web.yaml")], { context: [join(dir, "cluster")] });
+  assert.equal(byName(report.objects, "web").status, "allowed");
+});
+
 test("--param binds policy parameters, as in review", async () => {
   assert.equal(byName((await check([REPO])).objects, "big").status, "denied");
   assert.equal(byName((await check([REPO], { params: ["maxCores=256"] })).objects, "big").status, "allowed");
