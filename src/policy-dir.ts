@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { precompiledExpressions } from "./cel-cache.js";
 import { loadPolicySet, PolicyLoadError, type PolicySet, type PolicySource } from "./engine/index.js";
 
 /** The policy set shipped with virtguard. */
@@ -28,5 +29,5 @@ export function readPolicySources(dir: string): PolicySource[] {
 }
 
 export function loadPolicyDir(dir: string = SHIPPED_POLICIES): PolicySet {
-  return loadPolicySet(readPolicySources(dir));
+  return loadPolicySet(readPolicySources(dir), { parsed: precompiledExpressions() });
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { precompiledExpressions } from "../cel-cache.js";
 import { bindParameters, loadPolicySet, type BoundParameters, type ClusterContext, type JsonValue, type PolicySet, type PolicySource } from "../engine/index.js";
 import { readPolicySources } from "../policy-dir.js";
 import type { ContextProvider } from "./context-provider.js";
@@ -67,7 +68,7 @@ export class PolicyStore {
   }
 
   private static async build(opts: PolicyStoreOptions, sources: PolicySource[], generation: number): Promise<ServingSet> {
-    const set = loadPolicySet(sources);
+    const set = loadPolicySet(sources, { parsed: precompiledExpressions() });
     const params = bindParameters(set, opts.params);
     const context = await opts.context.activate(set);
     return { set, params, context, generation, hash: set.hash, loadedAt: new Date(), digest: digestOf(sources) };

@@ -1,5 +1,6 @@
 // The engine's public surface: load and compile policies, bind parameters, evaluate a request.
-export { loadPolicySet, targetKey, type PolicySource } from "./load.js";
+export { loadPolicySet, targetKey, type LoadOptions, type PolicySource } from "./load.js";
+export type { ParsedExpressionCache } from "./cel/compile.js";
 export { PolicyLoadError, formatProblem, type PolicyProblem } from "./errors.js";
 export { bindParameters, parseParameterFlag, ParameterError, type BoundParameters } from "./parameters.js";
 export { evaluate, matchingPolicies, EvaluationDeadlineError, type EvaluateOptions } from "./evaluate.js";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Ajv, type ErrorObject } from "ajv";
 import schema from "../../policies/policy.schema.json" with { type: "json" };
-import { CelCompileError, compileExpression, type CompiledExpression } from "./cel/compile.js";
+import { CelCompileError, compileExpression, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
 import { fromCel, toCel } from "./cel/value.js";
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
 import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
@@ -25,7 +25,12 @@ export function targetKey(target: TargetSpec): KindKey {
  * Parses, validates and compiles a policy set. Any problem in any file rejects the whole set, so a
  * caller that keeps serving the previous set on failure never serves half of a new one.
  */
-export function loadPolicySet(sources: readonly PolicySource[]): PolicySet {
+export interface LoadOptions {
+  /** Expressions parsed ahead of time; any expression not in it is parsed here. */
+  parsed?: ParsedExpressionCache;
+}
+
+export function loadPolicySet(sources: readonly PolicySource[], options: LoadOptions = {}): PolicySet {
   const problems: PolicyProblem[] = [];
   const policies: CompiledPolicy[] = [];
   const parameters = new Map<string, ParameterDeclaration>();
@@ -53,7 +58,7 @@ export function loadPolicySet(sources: readonly PolicySource[]): PolicySet {
       continue;
     }
     names.set(doc.metadata.name, source.file);
-    const compiler = new DocumentCompiler(source.file, problems, interned);
+    const compiler = new DocumentCompiler(source.file, problems, interned, options.parsed);
     const policy = compiler.compile(doc);
     if (!policy) continue;
     policies.push(policy);
@@ -159,6 +164,7 @@ class DocumentCompiler {
     private readonly problems: PolicyProblem[],
     /** matchConditions by source, shared across the set so the evaluator can run each once per request. */
     private readonly conditions: Map<string, CompiledExpression>,
+    private readonly parsed: ParsedExpressionCache | undefined,
   ) {}
 
   private condition(source: string, path: string): CompiledExpression | undefined {
@@ -171,7 +177,7 @@ class DocumentCompiler {
 
   expression(source: string, path: string, variables: ReadonlySet<string>): CompiledExpression | undefined {
     try {
-      return compileExpression(source, { variables });
+      return compileExpression(source, { variables, parsed: this.parsed });
     } catch (err) {
       if (!(err instanceof CelCompileError)) throw err;
       this.failed = true;

@@ -1,4 +1,5 @@
 import { ObjectStore } from "../cluster/object-store.js";
+import { precompiledExpressions } from "../cel-cache.js";
 import { bindParameters, evaluate, ParameterError, type Finding, type JsonObject, type PolicySet, type Verdict } from "../engine/index.js";
 import { loadCrdsFor } from "../check/crds.js";
 import type { CrdSchemas } from "../schema/crd-schema.js";
@@ -25,7 +26,7 @@ export class PolicyCache {
   get(paths: readonly string[]): PolicySet {
     const key = paths.join("\0");
     let set = this.sets.get(key);
-    if (!set) this.sets.set(key, (set = loadPolicySet(paths.flatMap(sourcesOf))));
+    if (!set) this.sets.set(key, (set = loadPolicySet(paths.flatMap(sourcesOf), { parsed: precompiledExpressions() })));
     return set;
   }
 }

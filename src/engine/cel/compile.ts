@@ -1,6 +1,6 @@
 import { celEnv, CelScalar, isCelError, parse, plan, type CelEnv, type CelValue } from "@bufbuild/cel";
 import { create } from "@bufbuild/protobuf";
-import { ExprSchema, type Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
+import { ExprSchema, type Expr, type ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { virtguardFunctions } from "./library.js";
 import { registry } from "./types.js";
 
@@ -48,7 +48,17 @@ export interface CompiledExpression {
 
 export class CelCompileError extends Error {}
 
+/**
+ * Parsed expressions known ahead of time (the shipped policies are parsed at build time): the
+ * CEL parser is by far the slowest step of loading a policy set. Must return a fresh object
+ * on every call, since compilation rewrites the tree.
+ */
+export interface ParsedExpressionCache {
+  get(source: string): ParsedExpr | undefined;
+}
+
 export interface CompileOptions {
+  parsed?: ParsedExpressionCache;
   /** Names `variables.NAME` may use here; a reference to any other is a load-time error. */
   variables?: ReadonlySet<string>;
   /** Top-level names instead of the policy ones, e.g. ["self", "oldSelf"] for CRD validation rules. */
@@ -56,11 +66,13 @@ export interface CompileOptions {
 }
 
 export function compileExpression(source: string, options: CompileOptions = {}): CompiledExpression {
-  let parsed;
-  try {
-    parsed = parse(source);
-  } catch (err) {
-    throw new CelCompileError(`CEL syntax error: ${(err as Error).message.replace(/^<input>:/, "at ")}`);
+  let parsed = options.parsed?.get(source);
+  if (!parsed) {
+    try {
+      parsed = parse(source);
+    } catch (err) {
+      throw new CelCompileError(`CEL syntax error: ${(err as Error).message.replace(/^<input>:/, "at ")}`);
+    }
   }
   if (!parsed.expr) throw new CelCompileError("CEL expression is empty");
   const root = parsed.expr;
