@@ -27,6 +27,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const LEASES = Number(process.env.BENCH_LEASES ?? 50_000);
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 500);
+/** The set-ups take turns this many times, so that load from anything else on the machine falls on all of them alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const WARMUP = 100;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -121,25 +123,48 @@ function stats(latencies: number[], wallMs: number): Stats {
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length, rps: (s.length / wallMs) * 1000 };
 }
 
-async function createVMs(client: Client, namespace: string, prefix: string, n: number, cpu?: () => CpuSnapshot, concurrency = CONCURRENCY): Promise<Stats & { cpu: string }> {
+interface Run {
+  latencies: number[];
+  wallMs: number;
+  cpu: CpuSnapshot;
+}
+
+const ZERO_CPU: CpuSnapshot = { apiserver: 0, etcd: 0, virtguard: 0, client: 0 };
+
+function addRun(into: Run, r: Run): void {
+  into.latencies.push(...r.latencies);
+  into.wallMs += r.wallMs;
+  for (const k of Object.keys(into.cpu) as (keyof CpuSnapshot)[]) into.cpu[k] += r.cpu[k];
+}
+
+function emptyRun(): Run {
+  return { latencies: [], wallMs: 0, cpu: { ...ZERO_CPU } };
+}
+
+let created = 0;
+
+/** n VM creates in a namespace with `concurrency` clients in flight (after `warmup` unmeasured ones). */
+async function createVMs(client: Client, namespace: string, n: number, concurrency: number, cpu: () => CpuSnapshot, warmup: number): Promise<Run> {
   const p = `/apis/virtualization.deckhouse.io/v1alpha2/namespaces/${namespace}/virtualmachines`;
   let failures = 0;
   let firstFailure = "";
-  const task = async (i: number): Promise<void> => {
-    const r = await client.request("POST", p, vm(`${prefix}-${i}`, namespace));
+  const task = async (): Promise<void> => {
+    const r = await client.request("POST", p, vm(`vm-${created++}`, namespace));
     if (r.status !== 201) {
       failures++;
       firstFailure ||= `${r.status} ${r.body.slice(0, 300)}`;
     }
   };
-  await pool(WARMUP, concurrency, (i) => task(-1 - i));
-  const c0 = cpu?.();
+  await pool(warmup, concurrency, task);
+  const c0 = cpu();
   const t0 = performance.now();
-  const lat = await pool(n, concurrency, task);
-  const wall = performance.now() - t0;
-  const c1 = cpu?.();
-  if (failures > 0) throw new Error(`${failures} of ${n + WARMUP} creates in ${namespace} failed; first: ${firstFailure}`);
-  return { ...stats(lat, wall), cpu: c0 && c1 ? cpuPer(c0, c1, n) : "" };
+  const latencies = await pool(n, concurrency, task);
+  const wallMs = performance.now() - t0;
+  const c1 = cpu();
+  if (failures > 0) throw new Error(`${failures} of ${n + warmup} creates in ${namespace} failed; first: ${firstFailure}`);
+  const delta = { ...ZERO_CPU };
+  for (const k of Object.keys(delta) as (keyof CpuSnapshot)[]) delta[k] = c1[k] - c0[k];
+  return { latencies, wallMs, cpu: delta };
 }
 
 async function kubectlOk(cp: ControlPlane, args: string[], input?: string): Promise<string> {
@@ -231,9 +256,9 @@ function cpuSnapshot(cp: ControlPlane, virtguardPid?: number): CpuSnapshot {
   };
 }
 
-/** CPU ms per create, by process, between two snapshots. */
-function cpuPer(a: CpuSnapshot, b: CpuSnapshot, n: number): string {
-  const f = (k: keyof CpuSnapshot): string => ((b[k] - a[k]) / n).toFixed(2);
+/** CPU ms per create, by process. */
+function cpuPer(d: CpuSnapshot, n: number): string {
+  const f = (k: keyof CpuSnapshot): string => (d[k] / n).toFixed(2);
   return `apiserver ${f("apiserver")}, etcd ${f("etcd")}, virtguard ${f("virtguard")}, client ${f("client")}`;
 }
 
@@ -276,40 +301,55 @@ async function main(): Promise<void> {
   let server: VirtguardProcess | undefined;
   const client = apiClient(cp, CONCURRENCY);
   try {
-    console.log(`virtguard apiserver benchmark: kube-apiserver ${cp.url}, ${VMS} VirtualMachine creates (+${WARMUP} warm-up) at ${CONCURRENCY} concurrent clients, node ${process.version}, ${os.cpus().length} CPUs`);
+    console.log(
+      `virtguard apiserver benchmark: kube-apiserver ${cp.url}, ${VMS} VirtualMachine creates per set-up at ${CONCURRENCY} concurrent clients and ${SEQUENTIAL} at 1 client, in ${ROUNDS} interleaved rounds, node ${process.version}, ${os.cpus().length} CPUs`,
+    );
     await kubectlOk(cp, ["apply", "-f", "-"], JSON.stringify(fixture("class/host-sized-v1alpha3.yaml")));
     const certs = await makeWebhookCerts(path.join(dir, "certs"));
 
-    // (a) no webhook
-    const a = await createVMs(client, "bench-a", "a", VMS, () => cpuSnapshot(cp));
-    const a1 = await createVMs(client, "bench-a", "a1", SEQUENTIAL, undefined, 1);
-
-    // (b) virtguard registered (admin kubeconfig; the e2e tests cover the least-privilege RBAC)
+    // The three set-ups take turns, ROUNDS times: (a) nothing registered; (b) virtguard's webhook
+    // (admin kubeconfig; the e2e tests cover the least-privilege RBAC); (c) the
+    // ValidatingAdmissionPolicy. Each is switched on, and proven on, before it is measured.
     server = await startVirtguard({ certs, kubeconfig: cp.kubeconfig, args: ["--log-level", "warn"] });
-    await registerWebhook(cp, server.port, certs.ca);
-    await waitForDenial(cp, /admission webhook "virtualmachines\.virtguard\.io" denied/, true);
-    const before = metricSum(await server.metrics(), "virtguard_decisions_total", { kind: "VirtualMachine", operation: "CREATE", policy: "" });
-    const vgPid = server.pid;
-    const b = await createVMs(client, "bench-b", "b", VMS, () => cpuSnapshot(cp, vgPid));
-    const b1 = await createVMs(client, "bench-b", "b1", SEQUENTIAL, undefined, 1);
-    const metricsB = await server.metrics();
-    const conns = await connectionCount(server.port);
+    const vg = server;
+    const load0 = os.loadavg();
+    const runs = { a: emptyRun(), b: emptyRun(), c: emptyRun(), a1: emptyRun(), b1: emptyRun(), c1: emptyRun() };
+    const perRound = Math.ceil(VMS / ROUNDS);
+    const seqPerRound = Math.ceil(SEQUENTIAL / ROUNDS);
+    for (let round = 0; round < ROUNDS; round++) {
+      const warm = round === 0 ? WARMUP : 20;
+      addRun(runs.a, await createVMs(client, "bench-a", perRound, CONCURRENCY, () => cpuSnapshot(cp), warm));
+      addRun(runs.a1, await createVMs(client, "bench-a", seqPerRound, 1, () => cpuSnapshot(cp), 5));
+
+      await registerWebhook(cp, vg.port, certs.ca);
+      await waitForDenial(cp, /admission webhook "virtualmachines\.virtguard\.io" denied/, true);
+      addRun(runs.b, await createVMs(client, "bench-b", perRound, CONCURRENCY, () => cpuSnapshot(cp, vg.pid), warm));
+      addRun(runs.b1, await createVMs(client, "bench-b", seqPerRound, 1, () => cpuSnapshot(cp, vg.pid), 5));
+      await kubectlOk(cp, ["delete", "validatingwebhookconfiguration", "virtguard"]);
+      await waitForDenial(cp, /virtguard/, false);
+
+      await kubectlOk(cp, ["apply", "-f", "-"], VAP.map((o) => JSON.stringify(o)).join("\n---\n"));
+      await waitForDenial(cp, /ValidatingAdmissionPolicy 'vm-cores-memory'/, true);
+      addRun(runs.c, await createVMs(client, "bench-c", perRound, CONCURRENCY, () => cpuSnapshot(cp), warm));
+      addRun(runs.c1, await createVMs(client, "bench-c", seqPerRound, 1, () => cpuSnapshot(cp), 5));
+      await kubectlOk(cp, ["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", "vm-cores-memory"]);
+      await waitForDenial(cp, /vm-cores-memory/, false);
+    }
+    const load1 = os.loadavg();
+    const a = stats(runs.a.latencies, runs.a.wallMs);
+    const b = stats(runs.b.latencies, runs.b.wallMs);
+    const c = stats(runs.c.latencies, runs.c.wallMs);
+    const a1 = stats(runs.a1.latencies, runs.a1.wallMs);
+    const b1 = stats(runs.b1.latencies, runs.b1.wallMs);
+    const c1 = stats(runs.c1.latencies, runs.c1.wallMs);
+    const metricsB = await vg.metrics();
+    const conns = await connectionCount(vg.port);
     const calls = metricSum(metricsB, "virtguard_admission_request_duration_seconds_count", { kind: "VirtualMachine" });
     const serverSum = metricSum(metricsB, "virtguard_admission_request_duration_seconds_sum", { kind: "VirtualMachine" });
     const vmEvalMs = (metricSum(metricsB, "virtguard_policy_evaluation_duration_seconds_sum", { kind: "VirtualMachine" }) / Math.max(1, metricSum(metricsB, "virtguard_policy_evaluation_duration_seconds_count", { kind: "VirtualMachine" }))) * 1000;
-    const rssB = server.rssBytes();
-    void before;
-    await kubectlOk(cp, ["delete", "validatingwebhookconfiguration", "virtguard"]);
-    await waitForDenial(cp, /virtguard/, false);
-    await server.stop();
+    const rssB = vg.rssBytes();
+    await vg.stop();
     server = undefined;
-
-    // (c) the same simple rules as a native ValidatingAdmissionPolicy
-    await kubectlOk(cp, ["apply", "-f", "-"], VAP.map((o) => JSON.stringify(o)).join("\n---\n"));
-    await waitForDenial(cp, /ValidatingAdmissionPolicy 'vm-cores-memory'/, true);
-    const c = await createVMs(client, "bench-c", "c", VMS, () => cpuSnapshot(cp));
-    const c1 = await createVMs(client, "bench-c", "c1", SEQUENTIAL, undefined, 1);
-    await kubectlOk(cp, ["delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", "vm-cores-memory"]);
 
     console.log("");
     console.log("| set-up | p50 ms | p95 ms | p99 ms | mean ms | creates/s |");
@@ -324,7 +364,7 @@ async function main(): Promise<void> {
       `| overhead c−a | ${(c.p50 - a.p50).toFixed(2)} | ${(c.p95 - a.p95).toFixed(2)} | ${(c.p99 - a.p99).toFixed(2)} | ${(c.mean - a.mean).toFixed(2)} | |`,
     );
     console.log("");
-    console.log(`The same with 1 client (${SEQUENTIAL} creates each, nothing queued behind anything: the latency a webhook call adds):`);
+    console.log(`The same with 1 client (${runs.a1.latencies.length} creates each, nothing queued behind anything: the latency a webhook call adds):`);
     console.log("");
     console.log("| set-up, 1 client | p50 ms | p95 ms | p99 ms | mean ms | creates/s |");
     console.log("|---|---|---|---|---|---|");
@@ -333,7 +373,10 @@ async function main(): Promise<void> {
     console.log(row("(c) ValidatingAdmissionPolicy", c1));
     console.log(`| overhead b−a | ${(b1.p50 - a1.p50).toFixed(2)} | ${(b1.p95 - a1.p95).toFixed(2)} | ${(b1.p99 - a1.p99).toFixed(2)} | ${(b1.mean - a1.mean).toFixed(2)} | |`);
     console.log("");
-    console.log(`CPU ms per create: (a) ${a.cpu}; (b) ${b.cpu}; (c) ${c.cpu}`);
+    console.log(
+      `CPU ms per create at 16 clients: (a) ${cpuPer(runs.a.cpu, runs.a.latencies.length)}; (b) ${cpuPer(runs.b.cpu, runs.b.latencies.length)}; (c) ${cpuPer(runs.c.cpu, runs.c.latencies.length)}`,
+    );
+    console.log(`machine load average (1 min) before and after the runs: ${load0[0]?.toFixed(2)} → ${load1[0]?.toFixed(2)} (the benchmark's own processes keep it near 2–3; well above that, something else competed for the CPUs)`);
     console.log(
       `virtguard in (b): ${calls} VirtualMachine reviews answered, mean ${((serverSum / Math.max(1, calls)) * 1000).toFixed(3)} ms inside the server (request in to response out), of which policy evaluation ${vmEvalMs.toFixed(3)} ms; RSS ${(rssB / 2 ** 20).toFixed(0)} MiB; webhook connections from the API server: ${conns.open} open, ${conns.closed} in TIME-WAIT`,
     );

@@ -45,7 +45,8 @@ export interface KindWatchOptions {
 }
 
 interface Attempt {
-  lw: ListWatch<KubernetesObject>;
+  /** The informer; none when a Secret is polled instead of watched. */
+  lw: ListWatch<KubernetesObject> | undefined;
   /** True while the list of this attempt is in flight. */
   listing: boolean;
   /** Where the attempt is: a failure while "list" is a failed list. */
@@ -153,7 +154,7 @@ export class KindWatch {
     this.watchdog = undefined;
     const a = this.attempt;
     this.attempt = undefined;
-    if (a) void a.lw.stop().catch(() => undefined);
+    if (a) void a.lw?.stop().catch(() => undefined);
   }
 
   private watchPath(): string {
@@ -173,10 +174,10 @@ export class KindWatch {
     const from = this.target.fromSecret;
     const fieldSelector = from ? `metadata.name=${from.name}` : undefined;
     // A ListWatch's path is used for the watch only; the list is ours (pages, the Secret get).
-    const attempt: Attempt = { lw: undefined as unknown as ListWatch<KubernetesObject>, listing: false, stage: "list", connects: 0 };
-    attempt.lw = new ListWatch<KubernetesObject>(this.watchPath(), new Watch(this.kc), () => this.list(attempt), false, undefined, fieldSelector);
+    const attempt: Attempt = { lw: undefined, listing: false, stage: "list", connects: 0 };
+    const lw = new ListWatch<KubernetesObject>(this.watchPath(), new Watch(this.kc), () => this.list(attempt), false, undefined, fieldSelector);
+    attempt.lw = lw;
     this.attempt = attempt;
-    const lw = attempt.lw;
     lw.on("add", (o) => this.onObject(attempt, o));
     lw.on("update", (o) => this.onObject(attempt, o));
     lw.on("delete", (o) => this.onDelete(attempt, o));
@@ -187,7 +188,7 @@ export class KindWatch {
 
   /** One read of a fromSecret target's Secret without a watch; the next one in pollMs. */
   private poll(): void {
-    const attempt: Attempt = { lw: new ListWatch<KubernetesObject>("", new Watch(this.kc), async () => ({ items: [] }), false), listing: true, stage: "list", connects: 1 };
+    const attempt: Attempt = { lw: undefined, listing: true, stage: "list", connects: 1 };
     this.attempt = attempt;
     this.list(attempt).then(
       () => {
@@ -357,10 +358,10 @@ export class KindWatch {
   private fail(attempt: Attempt | undefined, err: unknown): void {
     if (!this.current(attempt) || !attempt) return;
     const wasListing = attempt.stage === "list";
-    const seen = attempt.lw.latestResourceVersion();
+    const seen = attempt.lw?.latestResourceVersion();
     if (!wasListing && seen) this.lastResourceVersion = seen;
     this.attempt = undefined;
-    void attempt.lw.stop().catch(() => undefined);
+    void attempt.lw?.stop().catch(() => undefined);
     const status = statusOf(err);
     this.errors++;
     let message = errorMessage(err);
