@@ -166,6 +166,15 @@ describe(`${NETWORKS}: UPDATE`, () => {
   });
 });
 
+describe(`${NETWORKS}: malformed lists the CRD would reject`, () => {
+  test("do not break the policies", () => {
+    for (const networks of [["x", 5], [{ name: "x" }], [{ type: "Network", name: "a", id: "2" }], [{ type: "Main", id: "1" }, { type: "Network", name: 7 }]] as unknown as JsonObject[][]) {
+      run({ object: vm(networks), oldObject: vm([main]) });
+      run({ object: vm(networks) });
+    }
+  });
+});
+
 describe(`${MAIN}: the Main network needs virtualMachineCIDRs`, () => {
   const denials = (opts: JudgeOptions) => networkDenials(run({ context: withoutCidrs(), ...opts }));
 
