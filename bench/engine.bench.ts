@@ -7,7 +7,7 @@
  */
 import { decodeReview, encodeResponse } from "../src/admission/review.js";
 import { ObjectStore } from "../src/cluster/object-store.js";
-import { bindParameters, evaluate, type JsonObject } from "../src/engine/index.js";
+import { bindParameters, evaluate, type JsonObject, type JsonValue } from "../src/engine/index.js";
 import { loadPolicyDir } from "../src/policy-dir.js";
 import { fixture, fixtureObjects } from "../test/support/fixtures.js";
 import { admissionReview } from "../test/support/review.js";
@@ -60,11 +60,37 @@ const newModuleConfig = structuredClone(moduleConfig);
 (newModuleConfig.metadata as { generation: number }).generation = 4;
 
 const vm = fixture("vm/vm-basic.yaml");
+
+/** The VM as the API server sends it after `kubectl apply`: server fields, managedFields, last-applied. */
+function asApplied(object: JsonObject): JsonObject {
+  const applied = structuredClone(object);
+  const metadata = applied.metadata as JsonObject;
+  const fieldsOf = (o: JsonValue): JsonValue =>
+    o && typeof o === "object" && !Array.isArray(o) ? Object.fromEntries(Object.entries(o).map(([k, v]) => [`f:${k}`, fieldsOf(v)])) : {};
+  Object.assign(metadata, {
+    uid: "6a0f4b1e-3d55-4b4c-9a51-0c6e9e2f7d10",
+    generation: 1,
+    creationTimestamp: "2026-11-22T10:00:00Z",
+    annotations: { "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify(object) },
+    managedFields: [
+      {
+        manager: "kubectl-client-side-apply",
+        operation: "Update",
+        apiVersion: String(object.apiVersion),
+        time: "2026-11-22T10:00:00Z",
+        fieldsType: "FieldsV1",
+        fieldsV1: { "f:metadata": { "f:annotations": { ".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {} } }, "f:spec": fieldsOf(object.spec as JsonValue) },
+      },
+    ],
+  });
+  return applied;
+}
 const vmClass = fixture("class/host-sized-v1alpha3.yaml");
 (vmClass.metadata as { name: string }).name = "host-sized-2";
 
 const cases: { name: string; review: JsonObject }[] = [
   { name: "VirtualMachine CREATE", review: admissionReview({ object: vm }) },
+  { name: "VirtualMachine CREATE, as kubectl apply sends it", review: admissionReview({ object: asApplied(vm) }) },
   { name: "VirtualMachineClass CREATE", review: admissionReview({ object: vmClass }) },
   { name: `ModuleConfig UPDATE (${LEASES / 1000}k leases, ${NODES} nodes)`, review: admissionReview({ object: newModuleConfig, oldObject: moduleConfig }) },
 ];
