@@ -14,7 +14,7 @@ import { strings } from "@bufbuild/cel/ext";
 import * as q from "./quantity.js";
 import * as net from "./net.js";
 import { CIDRType, IPType, QuantityType } from "./types.js";
-import { vmFunctions } from "./library-vm.js";
+import { quantityValueFunctions } from "./quantity-value.js";
 
 const { STRING, INT, BOOL, DOUBLE, DYN } = CelScalar;
 const LIST = listType(DYN);
@@ -291,5 +291,5 @@ export const virtguardFunctions: readonly CelFunc[] = [
   ...ipFuncs,
   ...listFuncs,
   ...regexFuncs,
-  ...vmFunctions,
+  ...quantityValueFunctions,
 ];

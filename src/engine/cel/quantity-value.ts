@@ -8,7 +8,7 @@ const INT64_MIN = -(1n << 63n);
 
 /**
  * Kubernetes' `Quantity.Value()`: the value as an integer, rounded up away from zero (`1.5` → 2,
- * `100m` → 1). Memory sizes are byte counts, so this is what the DVP admission code compares.
+ * `100m` → 1). Memory sizes are byte counts, and this is the value Kubernetes controllers compare.
  */
 function value(q: QuantityValue): bigint {
   if (q.scale === 0) return q.num;
@@ -18,7 +18,7 @@ function value(q: QuantityValue): bigint {
   return q.num > 0n ? whole + 1n : whole - 1n;
 }
 
-/** Parsed integer values of the quantity texts the VM policies meet (bounded: a hostile stream cannot grow it). */
+/** Parsed integer values of the quantity texts policies meet (bounded: a hostile stream cannot grow it). */
 const values = new Map<string, bigint | Error>();
 
 function valueOf(text: string): bigint | Error {
@@ -54,9 +54,9 @@ function fromDouble(d: number): bigint | Error {
  * returns `fallback` instead, so a policy can guard a field and read it in one cheap call.
  *
  * Not in Kubernetes' CEL library: `quantity(x).asInteger()` does the same for integral quantities
- * but costs several times more per call, and the VM sizing rules need six of them per request.
+ * but costs several times more per call, and sizing rules read several quantities per request.
  */
-export const vmFunctions: readonly CelFunc[] = [
+export const quantityValueFunctions: readonly CelFunc[] = [
   celFunc("quantityValue", [STRING], INT, (s) => orThrow(valueOf(s))),
   celFunc("quantityValue", [INT], INT, (n) => n),
   celFunc("quantityValue", [DOUBLE], INT, (d) => orThrow(fromDouble(d))),
