@@ -25,12 +25,16 @@ export const CLUSTER_LOOKUPS: readonly ClusterLookup[] = [
   { apiGroup: "network.deckhouse.io", resource: "systemnetworks", kind: "SystemNetwork" },
 ];
 
-/** The Secret holding Deckhouse's ClusterConfiguration (pod and service subnets): `get` on it alone. */
+/**
+ * The Secret holding Deckhouse's ClusterConfiguration (pod and service subnets), and only it:
+ * the live context reads it with `get` and follows it with a watch selecting `metadata.name`,
+ * which RBAC authorises by resourceName.
+ */
 export const CLUSTER_CONFIGURATION_SECRET = {
   namespace: "kube-system",
   name: "d8-cluster-configuration",
   key: "cluster-configuration.yaml",
-  verbs: ["get"] as const,
+  verbs: ["get", "watch"] as const,
 };
 
 /** An RBAC PolicyRule as it appears in a (Cluster)Role. */
