@@ -1,5 +1,5 @@
 import { constructFromEvents, CORE_SCHEMA, getScalarValue, parseEvents, type Event, type ScalarEvent } from "js-yaml";
-import { parseObjects, type ParsedObject } from "../cluster/files.js";
+import { lineCounter, parseObjects, type ParsedObject } from "../cluster/files.js";
 import type { JsonObject } from "../engine/index.js";
 
 // js-yaml's event ids (EVENT_ID), inlined so that hot loops compare small integers.
@@ -8,22 +8,6 @@ const SEQUENCE = 2;
 const MAPPING = 3;
 const SCALAR = 4;
 const POP = 6;
-
-/** 1-based line of an offset, by binary search over the line starts. */
-export function lineCounter(text: string): (offset: number) => number {
-  const starts = [0];
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
-  return (offset) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((starts[mid] as number) <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo + 1;
-  };
-}
 
 /**
  * The event stream of a YAML text (js-yaml), with the navigation reports need: where each

@@ -68,9 +68,10 @@ export function readObjectsFile(file: string): ParsedObject[] {
   return parseObjects(text, file);
 }
 
-function lineCounter(text: string): (offset: number) => number {
+/** 1-based line of an offset, by binary search over the line starts. */
+export function lineCounter(text: string): (offset: number) => number {
   const starts = [0];
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
   return (offset) => {
     let lo = 0;
     let hi = starts.length - 1;
