@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { stringify } from "yaml";
 import { fixture } from "../support/fixtures.js";
 import { admissionReview } from "../support/review.js";
-import { runCli } from "./run-cli.js";
+import { runCli } from "../check/helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "virtguard-review-"));
 function file(name: string, content: unknown): string {
@@ -42,7 +42,7 @@ test("a VM with 300 cores is denied: uid echoed, 403 Forbidden, the value and th
 });
 
 test("a review read from stdin, as YAML, is judged the same way", async () => {
-  const { code, stdout } = await runCli(["review", "-"], stringify(admissionReview({ object: vmWithCores(300) })));
+  const { code, stdout } = await runCli(["review", "-"], { input: stringify(admissionReview({ object: vmWithCores(300) })) });
   assert.equal(code, 0);
   assert.equal((JSON.parse(stdout) as ReviewOut).response.allowed, false);
 });
