@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { JsonObject } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
-import { judge, type Judgement, type JudgeOptions } from "../support/judge.js";
+import { judgeCleanly, type Judgement, type JudgeOptions } from "../support/judge.js";
 
 const POLICY = "vm-block-devices";
 
@@ -13,9 +13,7 @@ function vm(refs: JsonObject[]): JsonObject {
 }
 
 function run(opts: JudgeOptions): Judgement {
-  const j = judge({ context: [fixture("class/host-sized-v1alpha3.yaml")], ...opts });
-  for (const m of [...j.denials, ...j.warnings]) assert.doesNotMatch(m, /could not be evaluated/, m);
-  return j;
+  return judgeCleanly({ context: [fixture("class/host-sized-v1alpha3.yaml")], ...opts });
 }
 
 const denials = (refs: JsonObject[]) => run({ object: vm(refs) }).denials;

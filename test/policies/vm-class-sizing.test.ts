@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { JsonObject } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
-import { judge, type Judgement, type JudgeOptions } from "../support/judge.js";
+import { judgeCleanly as run } from "../support/judge.js";
 
 const POLICY = "vm-class-sizing";
 
@@ -20,11 +20,6 @@ function vm(cores: number, size: string, coreFraction: string | null = "50%"): J
   return object;
 }
 
-function run(opts: JudgeOptions): Judgement {
-  const j = judge(opts);
-  for (const m of [...j.denials, ...j.warnings]) assert.doesNotMatch(m, /could not be evaluated/, m);
-  return j;
-}
 
 const mine = (messages: string[]) => messages.filter((m) => m.startsWith(`[${POLICY}] `));
 

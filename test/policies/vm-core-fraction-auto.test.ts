@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { JsonObject } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
-import { judge, type Judgement, type JudgeOptions } from "../support/judge.js";
+import { judgeCleanly as run } from "../support/judge.js";
 
 const POLICY = "vm-core-fraction-auto";
 const GATES = ["VerticalVirtualMachineAutoscaler", "HotplugCPUAndMemoryWithInPlaceResize"];
@@ -17,11 +17,6 @@ function vm(className: string, cores: number, coreFraction: string | null): Json
   return object;
 }
 
-function run(opts: JudgeOptions): Judgement {
-  const j = judge(opts);
-  for (const m of [...j.denials, ...j.warnings]) assert.doesNotMatch(m, /could not be evaluated/, m);
-  return j;
-}
 
 const mine = (messages: string[]) => messages.filter((m) => m.startsWith(`[${POLICY}] `));
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { JsonObject } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
-import { judge, type Judgement, type JudgeOptions } from "../support/judge.js";
+import { judgeCleanly, type Judgement, type JudgeOptions } from "../support/judge.js";
 
 const POLICY = "vm-resource-limits";
 
@@ -17,9 +17,7 @@ function vm(cores: number, size = "8Gi"): JsonObject {
 }
 
 function run(opts: JudgeOptions): Judgement {
-  const j = judge({ context: [fixture("vm/class-unsized.yaml")], ...opts });
-  for (const m of [...j.denials, ...j.warnings]) assert.doesNotMatch(m, /could not be evaluated/, m);
-  return j;
+  return judgeCleanly({ context: [fixture("vm/class-unsized.yaml")], ...opts });
 }
 
 const denials = (object: JsonObject) => run({ object }).denials;

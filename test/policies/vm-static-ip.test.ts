@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { JsonObject } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
-import { judge, type Judgement, type JudgeOptions } from "../support/judge.js";
+import { judgeCleanly, type Judgement, type JudgeOptions } from "../support/judge.js";
 
 const POLICY = "vm-static-ip";
 
@@ -19,9 +19,7 @@ const withCidrs = () => [...base(), fixture("moduleconfig/virtualization.yaml")]
 const withoutCidrs = () => [...base(), fixture("vm/moduleconfig-no-cidrs.yaml")];
 
 function run(opts: JudgeOptions): Judgement {
-  const j = judge({ context: withCidrs(), params: { featureGates: ["SDN"] }, ...opts });
-  for (const m of [...j.denials, ...j.warnings]) assert.doesNotMatch(m, /could not be evaluated/, m);
-  return j;
+  return judgeCleanly({ context: withCidrs(), params: { featureGates: ["SDN"] }, ...opts });
 }
 
 const mine = (j: Judgement) => j.denials.filter((d) => d.startsWith(`[${POLICY}] `));

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { encodeResponse, type AdmissionReviewResponse } from "../../src/admission/review.js";
 import { ObjectStore } from "../../src/cluster/object-store.js";
 import { bindParameters, evaluate, type JsonObject, type JsonValue, type PolicySet, type Verdict } from "../../src/engine/index.js";
@@ -39,4 +40,18 @@ export function judge(opts: JudgeOptions): Judgement {
     denials: verdict.denials.map((d) => `[${d.policy}] ${d.message}`),
     warnings: verdict.warnings.map((w) => `[${w.policy}] ${w.message}`),
   };
+}
+
+/**
+ * judge(), asserting that no policy failed to evaluate (a well-formed request gets a verdict from
+ * every policy, never "could not be evaluated") and that every message is one line (the API
+ * server drops a warning with a newline).
+ */
+export function judgeCleanly(opts: JudgeOptions): Judgement {
+  const j = judge(opts);
+  for (const m of [...j.denials, ...j.warnings]) {
+    assert.doesNotMatch(m, /could not be evaluated/, m);
+    assert.doesNotMatch(m, /[\r\n]/, "a message with a newline");
+  }
+  return j;
 }
