@@ -9,3 +9,4 @@ export { IPIndex } from "./ip-index.js";
 export type * from "./types.js";
 export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration } from "./policy-set.js";
 export { kindKeyOf } from "./types.js";
+export { EvaluationBudget, BudgetExceededError, UNLIMITED } from "./budget.js";
