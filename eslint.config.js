@@ -1,5 +1,6 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { layersPlugin } from "./eslint-rules/layers.js";
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "test/e2e/k8s/", "certs/"] },
@@ -11,5 +12,10 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       "no-constant-condition": ["error", { checkLoops: false }],
     },
+  },
+  {
+    files: ["src/**/*.ts"],
+    plugins: { virtguard: layersPlugin },
+    rules: { "virtguard/layers": "error" },
   },
 );

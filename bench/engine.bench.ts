@@ -8,7 +8,7 @@
 import { decodeReview, encodeResponse } from "../src/admission/review.js";
 import { ObjectStore } from "../src/cluster/object-store.js";
 import { bindParameters, evaluate, type JsonObject, type JsonValue } from "../src/engine/index.js";
-import { loadPolicyDir } from "../src/policy-dir.js";
+import { loadPolicyDir } from "../src/policy-files/policy-dir.js";
 import { fixture, fixtureObjects } from "../test/support/fixtures.js";
 import { admissionReview } from "../test/support/review.js";
 import { measure, micros, type Summary } from "./stats.js";

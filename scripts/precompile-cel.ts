@@ -1,11 +1,11 @@
 /**
  * Build step: parse every CEL expression of the shipped policy set (and of the CRDs' validation
- * rules, which `check` evaluates) once, and store the trees in dist/cel-cache.json.
+ * rules, which `check` evaluates) once, and store the trees in dist/src/policy-files/cel-cache.json.
  */
 import { writeFileSync } from "node:fs";
-import { buildCacheFile, CEL_CACHE_FILE } from "../src/cel-cache.js";
+import { buildCacheFile, CEL_CACHE_FILE } from "../src/policy-files/cel-cache.js";
 import { loadPolicySet } from "../src/engine/index.js";
-import { readPolicySources, SHIPPED_POLICIES } from "../src/policy-dir.js";
+import { readPolicySources, SHIPPED_POLICIES } from "../src/policy-files/policy-dir.js";
 
 const seen = new Set<string>();
 const recorder = {

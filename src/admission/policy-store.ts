@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { precompiledExpressions } from "../cel-cache.js";
+import { precompiledExpressions } from "../policy-files/cel-cache.js";
 import { bindParameters, loadPolicySet, type BoundParameters, type ClusterContext, type JsonValue, type PolicySet, type PolicySource } from "../engine/index.js";
-import { readPolicySources } from "../policy-dir.js";
-import type { ContextProvider } from "./context-provider.js";
+import { readPolicySources } from "../policy-files/policy-dir.js";
+import type { ContextProvider } from "../cluster/context-provider.js";
 import type { Logger } from "./logger.js";
 import type { ServerMetrics } from "./metrics.js";
 import { DirectoryWatcher } from "./watch.js";

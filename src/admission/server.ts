@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { AddressInfo } from "node:net";
 import type { JsonValue } from "../engine/index.js";
 import { createApp, type Health } from "./app.js";
-import { fileContextProvider, type ContextProvider } from "./context-provider.js";
+import { fileContextProvider, type ContextProvider } from "../cluster/context-provider.js";
 import { createLogger, type Logger } from "./logger.js";
 import { ServerMetrics } from "./metrics.js";
 import { PolicyStore } from "./policy-store.js";

@@ -10,9 +10,9 @@ import {
   type JsonValue,
   type PolicySet,
 } from "../engine/index.js";
-import { loadPolicyDir } from "../policy-dir.js";
+import { loadPolicyDir } from "../policy-files/policy-dir.js";
 import { asStored, asStoredObject, type Stored } from "./apiserver.js";
-import { covers, loadCrdsFor, scannedObjects, scanTypes, type LoadedCrds } from "./crds.js";
+import { covers, loadCrdsFor, scannedObjects, scanTypes, type LoadedCrds } from "../schema/crds-for.js";
 import { parseManifests } from "./fast-yaml.js";
 import { readInputFiles, type InputFile } from "./inputs.js";
 import { startParse } from "./parse-parallel.js";
@@ -20,7 +20,7 @@ import { FieldLocator, leadingFieldPath } from "./locate.js";
 import { planOperations, type PlannedItem } from "./plan.js";
 import { Profile } from "./profile.js";
 import { SCHEMA_POLICY, statusOf, summarize, type CheckReport, type ObjectResult, type ReportFinding } from "./report.js";
-import { requestFor } from "./request.js";
+import { requestFor } from "../apiserver/request.js";
 
 export interface CheckOptions {
   paths: readonly string[];

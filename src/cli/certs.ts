@@ -18,7 +18,7 @@ import {
   serviceDnsNames,
   type KeyType,
   type PemPair,
-} from "../admission/tls-certs.js";
+} from "../certs/tls-certs.js";
 import { UsageError, type Command } from "./command.js";
 
 const usage = `Usage: virtguard certs [flags]

@@ -94,7 +94,7 @@ export const command: Command = {
     const [{ runCheck }, { Profile }, { SHIPPED_POLICIES }, { DEFAULT_CRD_DIR }, { exitCodeOf, summaryLine }] = await Promise.all([
       import("../check/run.js"),
       import("../check/profile.js"),
-      import("../policy-dir.js"),
+      import("../policy-files/policy-dir.js"),
       import("../schema/crd-files.js"),
       import("../check/report.js"),
     ]);

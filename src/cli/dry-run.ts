@@ -1,7 +1,7 @@
 import { bindParameters, parseParameterFlag, type BoundParameters, type JsonValue, type PolicySet } from "../engine/index.js";
 import { loadFileContext } from "../cluster/file-context.js";
 import type { ObjectStore } from "../cluster/object-store.js";
-import { loadPolicyDir, SHIPPED_POLICIES } from "../policy-dir.js";
+import { loadPolicyDir, SHIPPED_POLICIES } from "../policy-files/policy-dir.js";
 
 /** The flags `review` and `check` share. */
 export const dryRunFlags = {

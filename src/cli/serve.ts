@@ -2,13 +2,13 @@ import { isIP } from "node:net";
 import { isAbsolute, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { fileContextProvider, type ContextProvider } from "../admission/context-provider.js";
+import { fileContextProvider, type ContextProvider } from "../cluster/context-provider.js";
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from "../admission/logger.js";
 import type { RunningServer, TlsSource } from "../admission/server.js";
 import { DEFAULT_DEV_CA_FILE } from "../admission/tls.js";
 import { parseParameterFlag, type JsonObject, type JsonValue, type KindKey } from "../engine/index.js";
 import { runningInPod } from "../cluster/live/in-pod.js";
-import { SHIPPED_POLICIES } from "../policy-dir.js";
+import { SHIPPED_POLICIES } from "../policy-files/policy-dir.js";
 import { UsageError, type Command } from "./command.js";
 
 const usage = `Usage: virtguard serve [flags]

@@ -8,8 +8,8 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
-import { caBundle } from "../admission/tls-certs.js";
-import { loadPolicyDir } from "../policy-dir.js";
+import { caBundle } from "../certs/tls-certs.js";
+import { loadPolicyDir } from "../policy-files/policy-dir.js";
 
 export const BASE_NAMESPACE = "virtguard";
 /** base64 of "REPLACE-WITH-CA-BUNDLE": valid base64, so the base applies, and obviously not a CA. */

@@ -1,7 +1,7 @@
 // The engine's public surface: load and compile policies, bind parameters, evaluate a request.
 export { loadPolicySet, targetKey, type LoadOptions, type PolicySource } from "./load.js";
 export type { ParsedExpressionCache } from "./cel/compile.js";
-export { PolicyLoadError, formatProblem, type PolicyProblem } from "./errors.js";
+export { PolicyLoadError, formatProblem, jsonPath, type PolicyProblem } from "./errors.js";
 export { bindParameters, parseParameterFlag, ParameterError, type BoundParameters } from "./parameters.js";
 export { evaluate, matchingPolicies, EvaluationDeadlineError, type EvaluateOptions } from "./evaluate.js";
 export { renderDenial, renderFinding, singleLine } from "./message.js";
@@ -10,3 +10,4 @@ export type * from "./types.js";
 export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration } from "./policy-set.js";
 export { kindKeyOf } from "./types.js";
 export { EvaluationBudget, BudgetExceededError, UNLIMITED } from "./budget.js";
+export { compileSelfRule, type SelfRule } from "./self-rule.js";

@@ -1,12 +1,12 @@
 import { ObjectStore } from "../cluster/object-store.js";
-import { precompiledExpressions } from "../cel-cache.js";
+import { precompiledExpressions } from "../policy-files/cel-cache.js";
 import { bindParameters, evaluate, ParameterError, type Finding, type JsonObject, type PolicySet, type Verdict } from "../engine/index.js";
-import { loadCrdsFor } from "../check/crds.js";
+import { loadCrdsFor } from "../schema/crds-for.js";
 import type { CrdSchemas } from "../schema/crd-schema.js";
 import { statSync, readFileSync } from "node:fs";
 import { loadPolicySet, PolicyLoadError, type PolicySource } from "../engine/index.js";
-import { readPolicySources } from "../policy-dir.js";
-import { requestFor } from "../check/request.js";
+import { readPolicySources } from "../policy-files/policy-dir.js";
+import { requestFor } from "../apiserver/request.js";
 import { mismatches } from "./expect.js";
 import { SuiteError, type Suite, type TestCase } from "./suite.js";
 

@@ -1,8 +1,5 @@
 import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from "ajv";
-import { compileExpression, type CompiledExpression } from "../engine/cel/compile.js";
-import { toCel } from "../engine/cel/value.js";
-import { jsonPath } from "../engine/errors.js";
-import type { JsonObject, JsonValue } from "../engine/index.js";
+import { compileSelfRule, jsonPath, type JsonObject, type JsonValue, type SelfRule } from "../engine/index.js";
 
 export interface SchemaProblem {
   /** Field path as kubectl prints it: spec.cpu.cores */
@@ -131,7 +128,7 @@ function describeErrors(errors: readonly ErrorObject[], prefix: string): SchemaP
     return problems;
 }
 
-const ruleCache = new Map<string, CompiledExpression | Error>();
+const ruleCache = new Map<string, SelfRule | Error>();
 
 function addKubernetesKeywords(ajv: Ajv): void {
   for (const keyword of ["x-kubernetes-preserve-unknown-fields", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-map-type", "x-kubernetes-embedded-resource", "x-doc-examples", "x-doc-default", "x-doc-required", "x-doc-deprecated", "x-kubernetes-int-or-string", "x-examples", "x-doc-example"]) {
@@ -149,14 +146,14 @@ function addKubernetesKeywords(ajv: Ajv): void {
         let compiled = ruleCache.get(r.rule);
         if (!compiled) {
           try {
-            compiled = compileExpression(r.rule, { roots: ["self"] });
+            compiled = compileSelfRule(r.rule);
           } catch (err) {
             compiled = err as Error;
           }
           ruleCache.set(r.rule, compiled);
         }
         if (compiled instanceof Error) continue;
-        const result = compiled.evaluate({ self: toCel(data as JsonValue) });
+        const result = compiled(data as JsonValue);
         if (result !== true) {
           failures.push({
             keyword: "x-kubernetes-validations",

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { parseInputFiles, readInputFiles } from "../../src/check/inputs.js";
 import { startParse } from "../../src/check/parse-parallel.js";
 import { runCheck } from "../../src/check/run.js";
-import { scanTypes, covers } from "../../src/check/crds.js";
+import { scanTypes, covers } from "../../src/schema/crds-for.js";
 import { ManifestError } from "../../src/cluster/files.js";
 import { SHARED_DVP } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, LEASES, tempTree, vmYaml } from "./helpers.js";

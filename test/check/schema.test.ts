@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { loadCrdsFor } from "../../src/check/crds.js";
+import { loadCrdsFor } from "../../src/schema/crds-for.js";
 import { runCheck, type CheckOptions } from "../../src/check/run.js";
 import { SHARED_DVP } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, ROOMY_CLASS, runCli, tempTree, vmYaml } from "./helpers.js";

@@ -11,7 +11,7 @@ import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { loadKubeConfig } from "../../src/cluster/live/kube-config.js";
 import { LiveContextProvider, StaleCacheError, type LiveProviderOptions } from "../../src/cluster/live/live-provider.js";
 import type { ClusterContext, JsonObject, PolicySet } from "../../src/engine/index.js";
-import { loadPolicyDir } from "../../src/policy-dir.js";
+import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { ApiserverRestarter } from "./apiserver-restart.js";
 import { e2eBinaries, startControlPlane, type ControlPlane } from "./control-plane.js";
 

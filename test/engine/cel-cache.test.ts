@@ -3,11 +3,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { buildCacheFile, precompiledExpressions } from "../../src/cel-cache.js";
+import { buildCacheFile, precompiledExpressions } from "../../src/policy-files/cel-cache.js";
 import { compileExpression } from "../../src/engine/cel/compile.js";
 import { toCel } from "../../src/engine/cel/value.js";
 import { loadPolicySet } from "../../src/engine/index.js";
-import { readPolicySources, SHIPPED_POLICIES } from "../../src/policy-dir.js";
+import { readPolicySources, SHIPPED_POLICIES } from "../../src/policy-files/policy-dir.js";
 
 const dir = mkdtempSync(join(tmpdir(), "virtguard-celcache-"));
 
@@ -16,7 +16,7 @@ test("the build step has cached every expression of the shipped policies", () =>
   loadPolicySet(readPolicySources(SHIPPED_POLICIES), { parsed: { get: (s) => (seen.add(s), undefined) } });
   const cache = precompiledExpressions();
   const missing = [...seen].filter((s) => cache.get(s) === undefined);
-  assert.deepEqual(missing, [], "run `npm run build` to refresh dist/src/cel-cache.json");
+  assert.deepEqual(missing, [], "run `npm run build` to refresh dist/src/policy-files/cel-cache.json");
 });
 
 test("a cached tree evaluates exactly like a freshly parsed one, and is a fresh copy each time", () => {

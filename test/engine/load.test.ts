@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadPolicySet, PolicyLoadError } from "../../src/engine/index.js";
-import { loadPolicyDir } from "../../src/policy-dir.js";
+import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { policyDoc, source } from "./policy-builder.js";
 
 function problemsOf(fn: () => unknown): string[] {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { encodeResponse, type AdmissionReviewResponse } from "../../src/admission/review.js";
 import { ObjectStore } from "../../src/cluster/object-store.js";
 import { bindParameters, evaluate, type JsonObject, type JsonValue, type PolicySet, type Verdict } from "../../src/engine/index.js";
-import { loadPolicyDir } from "../../src/policy-dir.js";
+import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { admissionRequest, type RequestOptions } from "./review.js";
 
 let shipped: PolicySet | undefined;

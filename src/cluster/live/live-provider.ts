@@ -1,7 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { ContextProvider } from "../../admission/context-provider.js";
+import type { ContextProvider } from "../context-provider.js";
 import type { ClusterContext, IPQuery, JsonObject, KindKey, PolicySet } from "../../engine/index.js";
 import { ObjectStore } from "../object-store.js";
 import { KindWatch, type KindSink, type KindWatchOptions } from "./kind-watch.js";

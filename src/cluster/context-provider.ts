@@ -1,5 +1,5 @@
-import { readObjectsFile } from "../cluster/files.js";
-import { ObjectStore } from "../cluster/object-store.js";
+import { readObjectsFile } from "./files.js";
+import { ObjectStore } from "./object-store.js";
 import type { Registry } from "prom-client";
 import type { ClusterContext, JsonObject, PolicySet } from "../engine/index.js";
 

@@ -2,10 +2,10 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { precompiledExpressions } from "./cel-cache.js";
-import { loadPolicySet, PolicyLoadError, type PolicySet, type PolicySource } from "./engine/index.js";
+import { loadPolicySet, PolicyLoadError, type PolicySet, type PolicySource } from "../engine/index.js";
 
 /** The policy set shipped with virtguard. */
-export const SHIPPED_POLICIES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "policies");
+export const SHIPPED_POLICIES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "policies");
 
 /**
  * Reads every `*.json` policy in a directory (not recursive, so `tests/` and the schema stay out;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CORE_SCHEMA, load, loadAll } from "js-yaml";
 import type { JsonObject } from "../engine/index.js";
-import { CrdSchemas } from "../schema/crd-schema.js";
+import { CrdSchemas } from "./crd-schema.js";
 
 /** The module settings schema in a CRD directory, and the ModuleConfig it describes (as loadCrdDir reads them). */
 const MODULE_SETTINGS = { file: "config-values.yaml", module: "virtualization" };

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "@bufbuild/cel";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ParsedExprSchema, type ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
-import type { ParsedExpressionCache } from "./engine/index.js";
+import type { ParsedExpressionCache } from "../engine/index.js";
 
 /**
  * The shipped policies' CEL, parsed at build time. Parsing is ~90% of loading a policy set

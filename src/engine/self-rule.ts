@@ -1,0 +1,18 @@
+import { compileExpression } from "./cel/compile.js";
+import { toCel } from "./cel/value.js";
+import type { JsonValue } from "./types.js";
+
+/** A compiled CRD validation rule: true when `self` passes, false when not, an Error when it cannot be evaluated. */
+export type SelfRule = (self: JsonValue) => boolean | Error;
+
+/**
+ * Compiles a CEL rule over one variable, `self` (a CRD's `x-kubernetes-validations`), with the
+ * policies' CEL library. Throws on a syntax or compile error.
+ */
+export function compileSelfRule(source: string): SelfRule {
+  const compiled = compileExpression(source, { roots: ["self"] });
+  return (self) => {
+    const result = compiled.evaluate({ self: toCel(self) });
+    return result instanceof Error ? result : result === true;
+  };
+}
