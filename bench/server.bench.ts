@@ -20,7 +20,7 @@ import { createServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generateDevCertificates } from "../src/certs/tls-certs.js";
+import { generateDevCertificates } from "../src/pki/tls-certs.js";
 import { TLS_OPTIONS } from "../src/admission/tls.js";
 import type { JsonObject } from "../src/engine/index.js";
 import { fixture } from "../test/support/fixtures.js";

@@ -5,16 +5,16 @@ import { dirname, relative, resolve, sep } from "node:path";
 /** Folder of src/ → the folders it may import. Cycle-free by construction (checked in the test). */
 export const LAYERS = {
   engine: [],
-  certs: [],
+  pki: [],
   "policy-files": ["engine"],
   schema: ["engine"],
   apiserver: ["engine"],
   cluster: ["engine"],
-  admission: ["engine", "cluster", "certs", "policy-files"],
+  admission: ["engine", "cluster", "pki", "policy-files"],
   check: ["engine", "apiserver", "cluster", "schema", "policy-files"],
   "policy-test": ["engine", "apiserver", "cluster", "schema", "policy-files"],
-  deploy: ["engine", "certs", "policy-files"],
-  cli: ["engine", "certs", "policy-files", "schema", "apiserver", "cluster", "admission", "check", "policy-test", "deploy"],
+  deploy: ["engine", "pki", "policy-files"],
+  cli: ["engine", "pki", "policy-files", "schema", "apiserver", "cluster", "admission", "check", "policy-test", "deploy"],
 };
 
 /** The engine's one door: other folders import `src/engine/index.ts` and nothing else in it. */

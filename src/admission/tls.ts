@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import type { Logger } from "./logger.js";
 import type { ServerMetrics } from "./metrics.js";
-import { generateDevCertificates } from "../certs/tls-certs.js";
+import { generateDevCertificates } from "../pki/tls-certs.js";
 import { DirectoryWatcher } from "./watch.js";
 
 /**

@@ -18,7 +18,7 @@ import {
   serviceDnsNames,
   type KeyType,
   type PemPair,
-} from "../certs/tls-certs.js";
+} from "../pki/tls-certs.js";
 import { UsageError, type Command } from "./command.js";
 
 const usage = `Usage: virtguard certs [flags]

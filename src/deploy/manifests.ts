@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
-import { caBundle } from "../certs/tls-certs.js";
+import { caBundle } from "../pki/tls-certs.js";
 import { loadPolicyDir } from "../policy-files/policy-dir.js";
 
 export const BASE_NAMESPACE = "virtguard";

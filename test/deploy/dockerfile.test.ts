@@ -208,7 +208,7 @@ describe(".dockerignore", () => {
   });
 
   test("lets in what the image is built from", () => {
-    for (const p of ["package.json", "package-lock.json", "tsconfig.json", "src/cli/main.ts", "src/certs/tls-certs.ts", "policies/vm-resource-limits.json", "manifests/deployment.yaml"]) {
+    for (const p of ["package.json", "package-lock.json", "tsconfig.json", "src/cli/main.ts", "src/pki/tls-certs.ts", "policies/vm-resource-limits.json", "manifests/deployment.yaml"]) {
       assert.ok(!dockerIgnored(patterns, p), `${p} is excluded`);
     }
   });

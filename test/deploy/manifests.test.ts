@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync, copyFileSync } fro
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { run as celRun } from "@bufbuild/cel";
-import { generateCA } from "../../src/certs/tls-certs.js";
+import { generateCA } from "../../src/pki/tls-certs.js";
 import {
   BASE_NAMESPACE,
   CA_BUNDLE_PLACEHOLDER,

@@ -16,7 +16,7 @@ import {
   keyTypeOf,
   parseDuration,
   serviceDnsNames,
-} from "../../src/certs/tls-certs.js";
+} from "../../src/pki/tls-certs.js";
 
 const DAY = 86_400_000;
 

@@ -5,7 +5,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { after, before, describe, test } from "node:test";
-import { generateCA, issueServingCert } from "../../src/certs/tls-certs.js";
+import { generateCA, issueServingCert } from "../../src/pki/tls-certs.js";
 import { eventually, limitsPolicy, send, startTestServer, vmReview, writePolicyDir, tempDir, type TestServer } from "./helpers.js";
 
 async function verdictFor(s: TestServer, cores: number): Promise<{ allowed: boolean; message: string }> {

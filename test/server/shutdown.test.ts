@@ -9,7 +9,7 @@ import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { createLogger } from "../../src/admission/logger.js";
 import { startServer } from "../../src/admission/server.js";
-import { generateCA, issueServingCert } from "../../src/certs/tls-certs.js";
+import { generateCA, issueServingCert } from "../../src/pki/tls-certs.js";
 import { UsageError } from "../../src/cli/command.js";
 import { parseServeConfig } from "../../src/cli/serve.js";
 import { CLI } from "../support/paths.js";

@@ -7,7 +7,7 @@ import { request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { generateCA } from "../../src/certs/tls-certs.js";
+import { generateCA } from "../../src/pki/tls-certs.js";
 import { REPO_ROOT } from "../support/paths.js";
 import { send, startTestServer, vmReview, type TestServer } from "./helpers.js";
 
