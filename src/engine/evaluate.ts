@@ -4,8 +4,8 @@ import { fromCel, toCel, toCelCached } from "./cel/value.js";
 import { labelsOf, objectSelectorMatches, rulesMatch, selectorMatches } from "./match.js";
 import { singleLine } from "./message.js";
 import type { BoundParameters } from "./parameters.js";
-import type { CompiledPolicy, CompiledVariable, PolicySet } from "./policy-set.js";
-import type { AdmissionRequest, ClusterContext, Finding, JsonObject, Verdict } from "./types.js";
+import type { CompiledPolicy, CompiledValidation, CompiledVariable, PolicySet } from "./policy-set.js";
+import type { Action, AdmissionRequest, ClusterContext, Finding, JsonObject, Verdict } from "./types.js";
 
 export interface EvaluateOptions {
   context: ClusterContext;
@@ -107,6 +107,7 @@ class PolicyRun {
   }
 
   run(): void {
+    let at: CompiledValidation | undefined;
     try {
       for (const condition of this.policy.matchConditions) {
         const value = this.condition(condition.expr);
@@ -118,6 +119,7 @@ class PolicyRun {
       this.verdict.matched.push(this.policy.name);
       for (const variable of this.policy.variables) this.variables.set(variable.name, this.resolve(variable));
       for (const v of this.policy.validations) {
+        at = v;
         const ok = this.value(v.expr, "validation");
         if (ok === true) continue;
         if (ok !== false) throw new Error(`validation ${JSON.stringify(v.expr.source)} must return a bool, got ${describe(ok)}`);
@@ -126,8 +128,22 @@ class PolicyRun {
     } catch (err) {
       if (err instanceof PolicyStopped) return;
       const message = `policy could not be evaluated: ${(err as Error).message}`;
-      this.report(this.policy.failurePolicy === "Fail" ? "Deny" : "Audit", message, "InternalError");
+      this.report(this.errorAction(at), message, "InternalError");
     }
+  }
+
+  /**
+   * What an evaluation error becomes. failurePolicy Ignore: an audit. Fail: no louder than what the
+   * policy could have said had it run: the failing validation's action, or, before any validation
+   * ran, the loudest action the policy has. A Warn or Audit policy never blocks.
+   */
+  private errorAction(at: CompiledValidation | undefined): Action {
+    if (this.policy.failurePolicy !== "Fail") return "Audit";
+    const actions: Action[] = at
+      ? [at.action]
+      : [...this.policy.validations.map((v) => v.action), ...this.policy.variables.flatMap((v) => (v.type === "get" && v.onMissing !== "Null" && v.onMissing.action !== "Allow" ? [v.onMissing.action] : []))];
+    if (actions.length === 0 || actions.includes("Deny")) return "Deny";
+    return actions.includes("Warn") ? "Warn" : "Audit";
   }
 
   private value(expr: CompiledExpression, what: string): CelValue {

@@ -99,6 +99,25 @@ test("an expression that cannot be evaluated denies under Fail and is audited un
   assert.equal(ignore.audits.length, 1);
 });
 
+test("an evaluation error in a Warn or Audit policy warns or audits, never denies", () => {
+  const warn = (expression: string) => ({ expression, message: "w", action: "Warn" });
+  const broken = "object.spec.nope.cores > 1";
+  const warnOnly = run([policyDoc("p", { validations: [warn(broken)] })], { object: vm(1) });
+  assert.equal(warnOnly.allowed, true);
+  assert.match(warnOnly.warnings[0]?.message ?? "", /policy could not be evaluated/);
+  const auditOnly = run([policyDoc("p", { validations: [{ expression: broken, message: "a", action: "Audit" }] })], { object: vm(1) });
+  assert.deepEqual([auditOnly.allowed, auditOnly.warnings.length, auditOnly.audits.length], [true, 0, 1]);
+  // A variable fails before any validation: the policy's loudest action decides.
+  const variable = { variables: [{ name: "x", expression: "object.spec.nope.cores" }] };
+  const guidance = run([policyDoc("p", { ...variable, validations: [warn("variables.x > 1"), { expression: "true", message: "a", action: "Audit" }] })], { object: vm(1) });
+  assert.deepEqual([guidance.allowed, guidance.warnings.length], [true, 1]);
+  const mixed = run([policyDoc("p", { ...variable, validations: [warn("true"), deny("variables.x > 1", "m")] })], { object: vm(1) });
+  assert.equal(mixed.allowed, false);
+  // In a mixed policy, the failing validation's own action decides.
+  const failingWarn = run([policyDoc("p", { validations: [deny("true", "m"), warn(broken)] })], { object: vm(1) });
+  assert.deepEqual([failingWarn.allowed, failingWarn.warnings.length], [true, 1]);
+});
+
 test("a validation must return a bool", () => {
   const verdict = run([policyDoc("p", { validations: [deny("object.spec.cpu.cores", "m")] })], { object: vm(1) });
   assert.match(verdict.denials[0]?.message ?? "", /must return a bool, got bigint 1/);
