@@ -1,5 +1,5 @@
 import { constructFromEvents, CORE_SCHEMA, getScalarValue, parseEvents, type Event, type ScalarEvent } from "js-yaml";
-import { lineCounter, parseObjects, type ParsedObject } from "../cluster/files.js";
+import { lineCounter, notAnObject, parseObjects, type ParsedObject, type SkippedDocument } from "../cluster/files.js";
 import type { JsonObject } from "../engine/index.js";
 
 // js-yaml's event ids (EVENT_ID), inlined so that hot loops compare small integers.
@@ -122,8 +122,16 @@ function wellFormed(o: unknown): o is JsonObject {
  * root, more than 100 aliases) is handed to `parseObjects`, which gives the canonical result or
  * error message with its file:line.
  */
-export function parseManifests(text: string, file: string): ParsedObject[] {
-  return fastParse(text, file) ?? parseObjects(text, file);
+export function parseManifests(text: string, file: string, skipped?: SkippedDocument[]): ParsedObject[] {
+  const fast = fastParse(text, file);
+  if (!fast) return parseObjects(text, file, skipped);
+  if (!skipped) return fast;
+  // The fast path only returns well-formed objects; tool configurations among them are skipped too.
+  return fast.filter((p) => {
+    const reason = notAnObject(p.object);
+    if (reason) skipped.push({ file: p.file, line: p.line, reason });
+    return !reason;
+  });
 }
 
 function fastParse(text: string, file: string): ParsedObject[] | undefined {

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ManifestError, type ParsedObject } from "../cluster/files.js";
+import { ManifestError, type ParsedObject, type SkippedDocument } from "../cluster/files.js";
 import { parseManifests } from "./fast-yaml.js";
 
 /** One manifest file (or stdin) that was read, with its text kept for locating fields later. */
@@ -13,6 +13,15 @@ export interface InputFile {
 export interface Inputs {
   files: InputFile[];
   objects: ParsedObject[];
+  skipped: SkippedDocument[];
+}
+
+/** What a group of files holds: the objects, the documents that are no objects, and one error per unreadable file. */
+export interface ParsedFiles {
+  objects: ParsedObject[];
+  skipped: SkippedDocument[];
+  /** One line per file that is not valid YAML (or holds a malformed object), naming file:line. */
+  errors: string[];
 }
 
 export interface CollectOptions {
@@ -28,11 +37,19 @@ const MANIFEST = /\.(ya?ml|json)$/i;
  * Every Kubernetes object in the given paths: files (whatever their extension), directories
  * (recursively, `*.yaml`, `*.yml`, `*.json`, skipping hidden entries such as `.git`), and `-` for
  * stdin. Multi-document YAML and `kind: List` are flattened. Each file is read once even when two
- * arguments reach it. Any unreadable file or invalid document is a ManifestError naming file:line.
+ * arguments reach it. Documents that are no Kubernetes objects are skipped; unreadable files and
+ * invalid documents are one ManifestError naming each file:line, one per line.
  */
 export function collectInputs(paths: readonly string[], options: CollectOptions = {}): Inputs {
   const files = readInputFiles(paths, options);
-  return { files, objects: parseInputFiles(files) };
+  const parsed = parseInputFiles(files);
+  throwIfAny(parsed.errors);
+  return { files, objects: parsed.objects, skipped: parsed.skipped };
+}
+
+/** Every file's problem at once (one per line), so that a user fixes them in one go. */
+export function throwIfAny(errors: readonly string[]): void {
+  if (errors.length > 0) throw new ManifestError(errors.join("\n"));
 }
 
 /** The text of every manifest file the paths name (see collectInputs). */
@@ -64,11 +81,23 @@ export function readInputFiles(paths: readonly string[], options: CollectOptions
   return files;
 }
 
-/** The objects in the files, in file order, each with its file and 1-based line. */
-export function parseInputFiles(files: readonly InputFile[]): ParsedObject[] {
-  const objects: ParsedObject[] = [];
-  for (const f of files) for (const o of parseManifests(f.text, f.file)) objects.push(o);
-  return objects;
+/**
+ * The objects in the files, in file order, each with its file and 1-based line; the documents that
+ * are no objects (Chart.yaml, values, kustomization.yaml, fragments); and every file's error.
+ */
+export function parseInputFiles(files: readonly InputFile[]): ParsedFiles {
+  const out: ParsedFiles = { objects: [], skipped: [], errors: [] };
+  for (const f of files) {
+    const skipped: SkippedDocument[] = [];
+    try {
+      for (const o of parseManifests(f.text, f.file, skipped)) out.objects.push(o);
+      out.skipped.push(...skipped);
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      out.errors.push(err.message);
+    }
+  }
+  return out;
 }
 
 /** The manifest files a path names: itself, or the manifests under it, in a stable order. */

@@ -1,13 +1,13 @@
 import { Worker } from "node:worker_threads";
-import { ManifestError, type ParsedObject } from "../cluster/files.js";
-import { parseInputFiles, type InputFile } from "./inputs.js";
+import { ManifestError } from "../cluster/files.js";
+import { parseInputFiles, type InputFile, type ParsedFiles } from "./inputs.js";
 
 /** Below this much YAML a worker costs more (start-up, transfer) than it saves. */
 export const PARALLEL_PARSE_BYTES = 1 << 20;
 
 export interface ParseJob {
-  /** Parsed objects per group of files, in order. */
-  result: Promise<ParsedObject[][]>;
+  /** What each group of files holds, in order. */
+  result: Promise<ParsedFiles[]>;
   /** Milliseconds the parsing itself took (in the worker, or here). */
   parseMs: () => number;
   /** Whether parsing runs in a worker, overlapping with what the caller does meanwhile. */
@@ -25,7 +25,7 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
   const bytes = groups.flat().reduce((n, f) => n + f.text.length, 0);
   if (bytes < threshold) {
     const t = performance.now();
-    let result: Promise<ParsedObject[][]>;
+    let result: Promise<ParsedFiles[]>;
     try {
       result = Promise.resolve(groups.map((files) => parseInputFiles(files)));
     } catch (err) {
@@ -37,10 +37,10 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
   }
   let ms = 0;
   const worker = new Worker(new URL("./parse-worker.js", import.meta.url), { workerData: { groups } });
-  const result = new Promise<ParsedObject[][]>((resolve, reject) => {
+  const result = new Promise<ParsedFiles[]>((resolve, reject) => {
     worker.once("message", (m: { json?: string; ms?: number; error?: string; manifest?: boolean }) => {
       ms = m.ms ?? 0;
-      if (m.json !== undefined) resolve(JSON.parse(m.json) as ParsedObject[][]);
+      if (m.json !== undefined) resolve(JSON.parse(m.json) as ParsedFiles[]);
       else reject(m.manifest ? new ManifestError(m.error) : new Error(m.error));
     });
     worker.once("error", reject);

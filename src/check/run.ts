@@ -14,7 +14,8 @@ import { loadPolicyDir } from "../policy-files/policy-dir.js";
 import { asStored, asStoredObject, type Stored } from "./apiserver.js";
 import { covers, loadCrdsFor, scannedObjects, scanTypes, type LoadedCrds } from "../schema/crds-for.js";
 import { parseManifests } from "./fast-yaml.js";
-import { readInputFiles, type InputFile } from "./inputs.js";
+import { readInputFiles, throwIfAny, type InputFile } from "./inputs.js";
+import type { SkippedDocument } from "../cluster/files.js";
 import { startParse } from "./parse-parallel.js";
 import { FieldLocator, leadingFieldPath } from "./locate.js";
 import { planOperations, type PlannedItem } from "./plan.js";
@@ -71,8 +72,12 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   const { set, params, store, scan } = prepared;
   let crds = prepared.crds;
 
-  const [current = [], previous] = parsing.parallel ? await profile.phaseAsync("parse-wait", () => parsing.result) : await parsing.result;
+  const [currentParse, previousParse] = parsing.parallel ? await profile.phaseAsync("parse-wait", () => parsing.result) : await parsing.result;
   profile.record(parsing.parallel ? "parse (worker)" : "parse", parsing.parseMs());
+  throwIfAny([...(currentParse?.errors ?? []), ...(previousParse?.errors ?? [])]);
+  noteSkipped([...(currentParse?.skipped ?? []), ...(previousParse?.skipped ?? [])], log);
+  const current = currentParse?.objects ?? [];
+  const previous = previousParse?.objects;
   log(`read ${fmt(current.length)} objects from ${fmt(files.length)} files${previous ? `, ${fmt(previous.length)} previous objects from ${fmt(previousFiles.length)} files` : ""}`);
   const all = [...current, ...(previous ?? [])].map((p) => p.object);
   // Schemas compiled from the scan serve unless it missed a type (then compile exactly what is there).
@@ -123,7 +128,7 @@ function prepare(opts: CheckOptions, scanned: InputFile[] | undefined, profile: 
   const scan = scanned && opts.crds ? profile.phase("scan", () => scanTypes(scanned.map((f) => f.text))) : undefined;
   const set = profile.phase("policies", () => loadPolicyDir(opts.policies));
   const params = bindFlags(set, opts.params ?? []);
-  const store = profile.phase("context", () => loadContext(opts, set));
+  const store = profile.phase("context", () => loadContext(opts, set, log));
   log(`${fmt(set.policies.length)} policies from ${opts.policies}`);
   const crds = scan ? profile.phase("crds", () => loadSchemas(opts, scannedObjects(scan), log)) : undefined;
   return { set, params, store, scan, crds };
@@ -133,12 +138,22 @@ function prepare(opts: CheckOptions, scanned: InputFile[] | undefined, profile: 
  * Context files, parsed as fast as the manifests (a cluster dump can hold 50,000 leases), and
  * like them files or directories.
  */
-function loadContext(opts: CheckOptions, set: PolicySet): ObjectStore {
+function loadContext(opts: CheckOptions, set: PolicySet, log: (line: string) => void): ObjectStore {
   const store = new ObjectStore(set.indexes);
+  const skipped: SkippedDocument[] = [];
   for (const f of readInputFiles(opts.context ?? [], { readStdin: opts.readStdin })) {
-    for (const { object } of parseManifests(f.text, f.file)) store.upsert(object);
+    for (const { object } of parseManifests(f.text, f.file, skipped)) store.upsert(object);
   }
+  noteSkipped(skipped, log);
   return store;
+}
+
+/** One note for all the documents passed over, each with where it is and why. */
+function noteSkipped(skipped: readonly SkippedDocument[], log: (line: string) => void): void {
+  if (skipped.length === 0) return;
+  const shown = skipped.slice(0, 20).map((s) => `${s.file}:${s.line} (${s.reason})`);
+  const more = skipped.length > shown.length ? `, and ${fmt(skipped.length - shown.length)} more` : "";
+  log(`note: skipped ${fmt(skipped.length)} document${skipped.length === 1 ? "" : "s"} that are not Kubernetes objects: ${shown.join(", ")}${more}`);
 }
 
 function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {

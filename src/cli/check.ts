@@ -11,6 +11,8 @@ const usage = `Usage: virtguard check [flags] PATH|-...
 Checks Kubernetes manifests against the policies as the cluster would admit them, without a cluster.
 PATH is a file or a directory (read recursively: *.yaml, *.yml, *.json; hidden entries skipped);
 '-' reads stdin. Files may hold several YAML documents, kind: List, and any mix of kinds.
+Documents that are no Kubernetes objects (Helm's Chart.yaml and values, kustomization.yaml,
+fragments without apiVersion or kind) are skipped with a note listing them.
 
 - The manifests are each other's context: a VirtualMachine and its VirtualMachineClass in the same
   tree just work. --context adds cluster objects the tree does not hold (leases, nodes, ...).
@@ -40,7 +42,8 @@ text: one line per finding, "FILE:LINE  Kind/namespace/name  DENY|WARN  [policy]
 Set VIRTGUARD_PROFILE=1 to print phase timings (read, parse, schema, evaluate, ...) on stderr.
 
 Exit codes: 0 nothing denied; 1 something denied (or warned, with --warnings-as-errors);
-2 usage or input error (unreadable file, invalid YAML, invalid policy, bad --param).
+2 usage or input error (unreadable file, invalid YAML, invalid policy, bad --param); every
+unreadable file is named, one per line.
 
 Examples:
   virtguard check manifests/
@@ -135,6 +138,12 @@ async function wrapAsyncErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    // Several unreadable files: one line each, then the count as the error itself.
+    const lines = err instanceof Error ? err.message.split("\n") : [];
+    if (lines.length > 1) {
+      for (const line of lines) process.stderr.write(`virtguard check: error: ${line}\n`);
+      throw new UsageError(`${lines.length} files could not be read (listed above); nothing was checked`);
+    }
     if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(err.message);
     throw err;
   }

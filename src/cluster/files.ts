@@ -11,15 +11,38 @@ export interface ParsedObject {
   line: number;
 }
 
+/** A YAML document a lenient read passed over because it is not a Kubernetes object. */
+export interface SkippedDocument {
+  file: string;
+  line: number;
+  reason: string;
+}
+
 function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**
- * Kubernetes objects from YAML or JSON text: one object, several YAML documents, or a `kind: List`.
- * Every problem names the file and where in it.
+ * Why a document is no cluster object, or undefined when it is one: trees hold Helm's Chart.yaml
+ * and values, kustomize's own configuration and fragments beside the manifests.
  */
-export function parseObjects(text: string, file: string): ParsedObject[] {
+export function notAnObject(value: unknown): string | undefined {
+  if (!isObject(value)) return `not a Kubernetes object (${Array.isArray(value) ? "a list" : `a ${typeof value}`})`;
+  const hasVersion = typeof value.apiVersion === "string" && value.apiVersion !== "";
+  const hasKind = typeof value.kind === "string" && value.kind !== "";
+  if (!hasVersion && !hasKind) return "not a Kubernetes object (no apiVersion and no kind)";
+  if (!hasVersion) return "not a Kubernetes object (no apiVersion)";
+  if (!hasKind) return "not a Kubernetes object (no kind)";
+  if (String(value.apiVersion).startsWith("kustomize.config.k8s.io/")) return `a kustomize ${String(value.kind)}, not a cluster object`;
+  return undefined;
+}
+
+/**
+ * Kubernetes objects from YAML or JSON text: one object, several YAML documents, or a `kind: List`.
+ * Every problem names the file and where in it. Given `skipped`, documents that are no Kubernetes
+ * object (see notAnObject) go there instead of being an error.
+ */
+export function parseObjects(text: string, file: string, skipped?: SkippedDocument[]): ParsedObject[] {
   const out: ParsedObject[] = [];
   const lineOf = lineCounter(text);
   const docs = parseAllDocuments(text, { prettyErrors: false });
@@ -34,12 +57,22 @@ export function parseObjects(text: string, file: string): ParsedObject[] {
     if (value === null || value === undefined) continue;
     const line = lineOf(doc.contents?.range?.[0] ?? 0);
     const where = list.length > 1 ? `${file}:${line} (document ${i + 1})` : `${file}:${line}`;
+    const skip = skipped && notAnObject(value);
+    if (skip) {
+      skipped.push({ file, line, reason: skip });
+      continue;
+    }
     if (!isObject(value)) throw new ManifestError(`${where}: expected a Kubernetes object, got ${Array.isArray(value) ? "a list" : typeof value}`);
     if (typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items)) {
       const items = value.items as unknown[];
       const seq = doc.get("items", true) as { items?: { range?: [number, number, number] }[] } | undefined;
       for (const [j, item] of items.entries()) {
         const itemLine = lineOf(seq?.items?.[j]?.range?.[0] ?? 0);
+        const skipItem = skipped && notAnObject(item);
+        if (skipItem) {
+          skipped.push({ file, line: itemLine, reason: `items[${j}]: ${skipItem}` });
+          continue;
+        }
         if (!isObject(item)) throw new ManifestError(`${file}:${itemLine}: items[${j}] is not an object`);
         checkObject(item, `${file}:${itemLine}: items[${j}]`);
         out.push({ object: item, file, line: itemLine });

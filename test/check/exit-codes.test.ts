@@ -63,6 +63,26 @@ test("exit 2 on invalid YAML, naming the file and line", async () => {
   assert.match(stderr, /^virtguard: .*vm\.yaml:2\d: invalid YAML: /);
 });
 
+test("a Chart.yaml and values.yaml beside a denied VM: exit 1, the VM denied, the others listed in a note", async () => {
+  const dir = tempTree({ "Chart.yaml": "apiVersion: v2\nname: vms\nversion: 0.1.0\n", "values.yaml": "cores: 300\n", "vm.yaml": vmYaml("huge", 300), "class.yaml": ROOMY_CLASS });
+  const { code, stdout, stderr } = await runCli(["check", "--policies", CHECK_POLICIES, dir]);
+  assert.equal(code, 1, stderr);
+  assert.match(stdout, /vm\.yaml:\d+ +VirtualMachine\/[^ ]*huge +DENY/);
+  assert.match(stderr, /note: skipped 2 documents that are not Kubernetes objects: .*Chart\.yaml:1 \(not a Kubernetes object \(no kind\)\), .*values\.yaml:1/);
+});
+
+test("exit 2 on several invalid files: each named on its own line", async () => {
+  const dir = tempTree({ "a.yaml": "a: [\n", "b.yaml": "b: {\n", "vm.yaml": vmYaml("fine", 2) });
+  const { code, stdout, stderr } = await runCli([...ARGS, dir]);
+  assert.equal(code, 2);
+  assert.equal(stdout, "");
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 3, stderr);
+  assert.match(lines[0] ?? "", /^virtguard check: error: .*a\.yaml:2: invalid YAML/);
+  assert.match(lines[1] ?? "", /^virtguard check: error: .*b\.yaml:2: invalid YAML/);
+  assert.match(lines[2] ?? "", /^virtguard: 2 files could not be read \(listed above\); nothing was checked$/);
+});
+
 test("exit 2 on an invalid policy, naming its file and field", async () => {
   const policies = tempTree({ "bad.json": JSON.stringify({ apiVersion: "policies.virtguard.io/v1alpha1", kind: "ValidationPolicy", metadata: { name: "bad" }, spec: { description: "x", match: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"], operations: ["CREATE"] }] }, validations: [{ expression: "object.spec.(", action: "Deny", message: "m" }] } }) });
   const { code, stdout, stderr } = await runCli(["check", "--policies", policies, REPO]);

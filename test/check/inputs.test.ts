@@ -74,11 +74,38 @@ test("stdin is read for '-', under the --stdin-name name", async () => {
   assert.throws(() => collectInputs(["-", "-"], { readStdin: () => "" }), /stdin can be read only once/);
 });
 
-test("a missing path, invalid YAML and a document that is not an object are errors naming file and line", async () => {
+test("a missing path and invalid YAML are errors naming file and line, every bad file at once", async () => {
   assert.throws(() => collectInputs(["/nonexistent/manifests"]), (err: unknown) => err instanceof ManifestError && /\/nonexistent\/manifests: cannot read: ENOENT/.test(err.message));
-  const dir = tempTree({ "bad.yaml": `${vmYaml("ok", 2)}---\nkind: VirtualMachine\nmetadata: {name: [unclosed\n`, "nokind.yaml": "apiVersion: v1\nmetadata: {name: x}\n" });
+  const dir = tempTree({ "bad.yaml": `${vmYaml("ok", 2)}---\nkind: VirtualMachine\nmetadata: {name: [unclosed\n`, "worse.yaml": "a: [\n", "meta.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: [1]\n" });
   assert.throws(() => collectInputs([join(dir, "bad.yaml")]), /bad\.yaml:1[89]: invalid YAML/);
-  assert.throws(() => collectInputs([join(dir, "nokind.yaml")]), /nokind\.yaml:1: kind: missing/);
+  assert.throws(
+    () => collectInputs([dir]),
+    (err: unknown) => err instanceof ManifestError && err.message.split("\n").length === 3 && /bad\.yaml:.*\n.*meta\.yaml:1: metadata: must be an object\n.*worse\.yaml:2: invalid YAML/.test(err.message),
+  );
+});
+
+test("documents that are no Kubernetes objects are skipped, each with where and why", () => {
+  const dir = tempTree({
+    "Chart.yaml": "apiVersion: v2\nname: vms\nversion: 0.1.0\n",
+    "values.yaml": "replicas: 3\ncores: 4\n",
+    "kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vm.yaml]\n",
+    "list.yaml": "- a\n- b\n",
+    "docs.yaml": `spec:\n  cpu:\n    cores: 4\n---\n${vmYaml("vm", 2)}`,
+    "nokind.yaml": "apiVersion: v1\nmetadata: {name: x}\n",
+  });
+  const { objects, skipped } = collectInputs([dir]);
+  assert.deepEqual(objects.map((o) => `${o.file.slice(dir.length + 1)}:${o.line}`), ["docs.yaml:5"]);
+  assert.deepEqual(
+    skipped.map((s) => `${s.file.slice(dir.length + 1)}:${s.line} ${s.reason}`),
+    [
+      "Chart.yaml:1 not a Kubernetes object (no kind)",
+      "docs.yaml:1 not a Kubernetes object (no apiVersion and no kind)",
+      "kustomization.yaml:1 a kustomize Kustomization, not a cluster object",
+      "list.yaml:1 not a Kubernetes object (a list)",
+      "nokind.yaml:1 not a Kubernetes object (no kind)",
+      "values.yaml:1 not a Kubernetes object (no apiVersion and no kind)",
+    ],
+  );
 });
 
 test("mixed kinds: objects no policy matches are counted and skipped", async () => {

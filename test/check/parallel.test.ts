@@ -19,16 +19,19 @@ test("parsing in a worker gives the objects and lines of parsing in place", asyn
   assert.ok(job.parseMs() > 0);
 });
 
-test("a manifest error in the worker is the same ManifestError, with its file and line", async () => {
-  const dir = tempTree({ "bad.yaml": `${vmYaml("a", 2)}---\nkind: [broken\n` });
+test("manifest errors and skipped documents from the worker are those of parsing in place", async () => {
+  const dir = tempTree({ "bad.yaml": `${vmYaml("a", 2)}---\nkind: [broken\n`, "Chart.yaml": "apiVersion: v2\nname: chart\n", "vm.yaml": vmYaml("b", 2) });
   const files = readInputFiles([dir]);
-  let inPlace: Error | undefined;
-  try {
-    parseInputFiles(files);
-  } catch (err) {
-    inPlace = err as Error;
-  }
-  await assert.rejects(startParse([files], 0).result, (err: unknown) => err instanceof ManifestError && err.message === inPlace?.message);
+  const inPlace = parseInputFiles(files);
+  assert.equal(inPlace.errors.length, 1);
+  assert.match(inPlace.errors[0] ?? "", /bad\.yaml:\d+: invalid YAML/);
+  assert.equal(inPlace.skipped.length, 1);
+  assert.equal(inPlace.objects.length, 1);
+  assert.deepEqual((await startParse([files], 0).result)[0], inPlace);
+});
+
+test("a non-manifest error in the worker rejects the job", async () => {
+  await assert.rejects(startParse([[{ file: "x.yaml", text: 42 as unknown as string }]], 0).result, (err: unknown) => err instanceof Error && !(err instanceof ManifestError));
 });
 
 test("a check with parsing in a worker reports exactly what a check in one thread does", async () => {
