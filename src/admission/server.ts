@@ -3,6 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { AddressInfo } from "node:net";
 import type { JsonValue } from "../engine/index.js";
 import { createApp, type Health } from "./app.js";
+import { SERVER_DEFAULTS } from "./defaults.js";
 import { fileContextProvider, type ContextProvider } from "../cluster/context-provider.js";
 import { createLogger, type Logger } from "./logger.js";
 import { ServerMetrics } from "./metrics.js";
@@ -26,15 +27,15 @@ export interface ServerOptions {
   /** Serve /metrics (and the probes) over plain HTTP on this port instead of the main port. */
   metricsPort?: number;
   failureRule?: FailureRule;
-  /** Evaluation budget per request; default 2000 ms. */
+  /** Evaluation budget per request; default SERVER_DEFAULTS (2 s). */
   evalTimeoutMs?: number;
-  /** After SIGTERM, keep serving (with /readyz failing) this long before closing the listener; default 0. */
+  /** After SIGTERM, keep serving (with /readyz failing) this long before closing the listener; default SERVER_DEFAULTS (5 s), as `serve`. */
   shutdownDelayMs?: number;
-  /** Everything from the shutdown signal to exit fits in this; default 25 s. */
+  /** Everything from the shutdown signal to exit fits in this; default SERVER_DEFAULTS (25 s). */
   shutdownGracePeriodMs?: number;
-  /** Quiet time after a file event before re-reading; default 250 ms. */
+  /** Quiet time after a file event before re-reading; default SERVER_DEFAULTS (250 ms). */
   reloadDebounceMs?: number;
-  /** Re-check policies and certificates this often even without events (0: never); default 10 s. */
+  /** Re-check policies and certificates this often even without events (0: never); default SERVER_DEFAULTS (10 s). */
   reloadIntervalMs?: number;
   maxBodyBytes?: number;
   /** Node.js process metrics (default true; tests with many servers in one process turn them off). */
@@ -83,10 +84,10 @@ function sleep(ms: number): Promise<void> {
 /** Starts `virtguard serve`: policies loaded, context activated, TLS listener up. Throws on any startup problem. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger("info");
-  const evalTimeoutMs = opts.evalTimeoutMs ?? 2000;
-  const grace = opts.shutdownGracePeriodMs ?? 25_000;
-  const debounce = opts.reloadDebounceMs ?? 250;
-  const interval = opts.reloadIntervalMs ?? 10_000;
+  const evalTimeoutMs = opts.evalTimeoutMs ?? SERVER_DEFAULTS.evalTimeoutMs;
+  const grace = opts.shutdownGracePeriodMs ?? SERVER_DEFAULTS.shutdownGracePeriodMs;
+  const debounce = opts.reloadDebounceMs ?? SERVER_DEFAULTS.reloadDebounceMs;
+  const interval = opts.reloadIntervalMs ?? SERVER_DEFAULTS.reloadIntervalMs;
   const context = opts.context ?? fileContextProvider([]);
   const metrics = new ServerMetrics({ timeoutSeconds: evalTimeoutMs / 1000, defaultMetrics: opts.defaultMetrics });
   context.registerMetrics?.(metrics.registry);
@@ -109,7 +110,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     policies,
     metrics,
     logger,
-    failureRule: opts.failureRule ?? "deny",
+    failureRule: opts.failureRule ?? SERVER_DEFAULTS.failureRule,
     evalTimeoutMs,
     maxBodyBytes: opts.maxBodyBytes,
     draining: () => shuttingDown,
@@ -196,7 +197,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       hash: serving.hash,
       generation: serving.generation,
       context: context.description,
-      failureRule: opts.failureRule ?? "deny",
+      failureRule: opts.failureRule ?? SERVER_DEFAULTS.failureRule,
       evalTimeoutMs,
     },
     "listening",
@@ -250,7 +251,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     checkCertificates: () => certificates?.check() ?? "dev",
     ready: () => health.notReady() === undefined,
     shutdown(o = {}) {
-      shutdownPromise ??= doShutdown(o.delayMs ?? opts.shutdownDelayMs ?? 0);
+      shutdownPromise ??= doShutdown(o.delayMs ?? opts.shutdownDelayMs ?? SERVER_DEFAULTS.shutdownDelayMs);
       return shutdownPromise;
     },
   };

@@ -14,11 +14,11 @@ import {
   isIssuedBy,
   issueServingCert,
   keyTypeOf,
-  parseDuration,
   serviceDnsNames,
   type KeyType,
   type PemPair,
 } from "../pki/tls-certs.js";
+import { durationFlag } from "./duration.js";
 import { UsageError, type Command } from "./command.js";
 
 const usage = `Usage: virtguard certs [flags]
@@ -333,11 +333,7 @@ function parseOptions(argv: string[]): Options {
   const caDays = positive(values["ca-days"], "--ca-days");
   let renewBeforeMs: number | undefined;
   if (values["renew-before"] !== undefined) {
-    try {
-      renewBeforeMs = parseDuration(values["renew-before"]);
-    } catch (err) {
-      throw new UsageError(`--renew-before: ${(err as Error).message}`);
-    }
+    renewBeforeMs = durationFlag("renew-before", values["renew-before"]);
   }
   if (renewBeforeMs !== undefined && values.force) throw new UsageError("--renew-before and --force contradict each other");
   const ips = values.ip.map((ip) => ip.replace(/^\[(.*)\]$/, "$1"));

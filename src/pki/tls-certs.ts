@@ -232,23 +232,6 @@ export function caBundle(...caPems: string[]): string {
   return Buffer.from(pem, "utf8").toString("base64");
 }
 
-/**
- * Parses a duration such as "30d", "720h", "1w", "1d12h", "90m" or "45s" into milliseconds.
- * Units: w, d, h, m, s. Throws on anything else.
- */
-export function parseDuration(text: string): number {
-  const units: Record<string, number> = { w: 7 * DAY_MS, d: DAY_MS, h: 3_600_000, m: 60_000, s: 1000 };
-  const trimmed = text.trim();
-  if (!/^(\d+(\.\d+)?[wdhms])+$/.test(trimmed)) {
-    throw new Error(`invalid duration "${text}": use a number and a unit (w, d, h, m, s), e.g. 30d or 720h`);
-  }
-  let total = 0;
-  for (const m of trimmed.matchAll(/(\d+(?:\.\d+)?)([wdhms])/g)) {
-    total += Number(m[1]) * (units[m[2] as string] ?? 0);
-  }
-  return total;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 interface BuildInput {

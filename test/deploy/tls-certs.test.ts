@@ -14,7 +14,6 @@ import {
   isIssuedBy,
   issueServingCert,
   keyTypeOf,
-  parseDuration,
   serviceDnsNames,
 } from "../../src/pki/tls-certs.js";
 
@@ -118,15 +117,6 @@ describe("tls-certs", () => {
     assert.throws(() => generateCA({ keyType: "rsa1024" as never }), /unknown key type/);
   });
 
-  test("parseDuration", () => {
-    assert.equal(parseDuration("30d"), 30 * DAY);
-    assert.equal(parseDuration("720h"), 30 * DAY);
-    assert.equal(parseDuration("1w"), 7 * DAY);
-    assert.equal(parseDuration("1d12h"), 1.5 * DAY);
-    assert.equal(parseDuration("90m"), 5_400_000);
-    assert.equal(parseDuration("45s"), 45_000);
-    for (const bad of ["30", "d", "30x", "-1d", "", "1d 2h"]) assert.throws(() => parseDuration(bad), /invalid duration/, bad);
-  });
 
   test("caBundle concatenates PEM certificates and base64-encodes them", () => {
     const a = generateCA({ keyType: "ecdsa-p256" });

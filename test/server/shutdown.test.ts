@@ -143,7 +143,7 @@ describe("virtguard serve flags", () => {
     for (const [args, message] of [
       [["--tls-cert", "x.crt"], /--tls-cert and --tls-key go together/],
       [["--failure-rule", "maybe"], /--failure-rule "maybe": expected deny or allow/],
-      [["--eval-timeout", "soon"], /--eval-timeout "soon": expected a duration/],
+      [["--eval-timeout", "soon"], /--eval-timeout: invalid duration "soon"/],
       [["--eval-timeout", "0"], /--eval-timeout must be more than 0/],
       [["--port", "99999"], /--port "99999"/],
       [["--metrics-port", "x"], /--metrics-port "x"/],

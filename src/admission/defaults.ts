@@ -1,0 +1,19 @@
+/**
+ * The server's defaults, shared by `startServer` and `serve`'s flags so that a server started
+ * from code behaves like one started from the command line. Kept apart from server.ts so that
+ * `serve --help` does not load express.
+ */
+export const SERVER_DEFAULTS = {
+  port: 8443,
+  failureRule: "deny",
+  /** Evaluation deadline per request. */
+  evalTimeoutMs: 2000,
+  /** After SIGTERM, keep serving with /readyz failing this long, so endpoints drop the pod first. */
+  shutdownDelayMs: 5000,
+  /** Everything from the shutdown signal to exit fits in this. */
+  shutdownGracePeriodMs: 25_000,
+  /** Quiet time after a file event before re-reading. */
+  reloadDebounceMs: 250,
+  /** Re-check policies and certificates this often without events (0: never). */
+  reloadIntervalMs: 10_000,
+} as const;
