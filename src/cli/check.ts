@@ -30,7 +30,7 @@ Flags:
   --param NAME=VALUE      a policy parameter; VALUE is JSON if it parses, else a string; repeatable
   --against PATH          the previous versions of the manifests (file, directory or -); repeatable
   --deletions             judge objects present only in --against as DELETEs
-  --crds DIR              CRDs (and config-values.yaml) to validate and default with (default: ../shared/dvp)
+  --crds DIR              CRDs (and config-values.yaml) to validate and default with (default: the vendored policies/crds/)
   -o, --output FORMAT     text (default), json, junit or sarif
   --output-file FILE      write the report to FILE instead of stdout
   --warnings-as-errors    exit 1 on warnings too

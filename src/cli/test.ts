@@ -18,7 +18,7 @@ A suite (paths are relative to the suite file):
   kind: PolicyTestSuite
   name: vm-resource-limits            # optional; default: the file's path
   policies: ..                        # the policy directory under test (or a list of directories and .json files)
-  crds: ../../../shared/dvp           # optional: validate and default objects with these CRDs first, as the API server does
+  crds: ../crds                       # optional: validate and default objects with these CRDs first, as the API server does
   context:                            # optional: cluster objects every case sees
     - file: cluster/leases.yaml       #   every object of a file,
     - apiVersion: v1                  #   or an inline object

@@ -5,8 +5,12 @@ import { parseAllDocuments, parse } from "yaml";
 import type { JsonObject } from "../engine/index.js";
 import { CrdSchemas } from "./crd-schema.js";
 
-/** DVP's CRDs as shipped beside the repository (`../shared/dvp`). */
-export const DEFAULT_CRD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "shared", "dvp");
+/**
+ * DVP's CRDs vendored with the policies (`policies/crds/`, see SOURCES.md there). Resolved from this
+ * module's own location (dist/src/schema/), so it holds in the repository, in an installed package
+ * and in the image alike.
+ */
+export const DEFAULT_CRD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "policies", "crds");
 
 /** The module settings schema in a CRD directory, and the ModuleConfig it describes. */
 const MODULE_SETTINGS = { file: "config-values.yaml", module: "virtualization" };

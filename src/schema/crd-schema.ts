@@ -169,6 +169,15 @@ function addKubernetesKeywords(ajv: Ajv): void {
 }
 
 /** openAPIV3Schema (structural) to the JSON Schema ajv reads. */
+/**
+ * The API server matches `pattern` with Go's RE2, which also spells named groups `(?P<name>...)`
+ * (virtualmachinepools.yaml's image references do); JavaScript knows only `(?<name>...)`, and one
+ * such pattern would otherwise fail the whole CRD's compilation.
+ */
+function jsPattern(pattern: string): string {
+  return pattern.replace(/(^|[^\\])\(\?P</g, "$1(?<");
+}
+
 function convert(schema: Schema, root: boolean, keepDefaults = false): Schema {
   const out: Schema = {};
   for (const [k, v] of Object.entries(schema)) {
@@ -177,6 +186,8 @@ function convert(schema: Schema, root: boolean, keepDefaults = false): Schema {
       out.properties = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, convert(s as Schema, false, keepDefaults)]));
     } else if ((k === "items" || k === "additionalProperties" || k === "not") && isObject(v)) {
       out[k] = convert(v, false, keepDefaults);
+    } else if (k === "pattern" && typeof v === "string") {
+      out.pattern = jsPattern(v);
     } else if ((k === "allOf" || k === "anyOf" || k === "oneOf") && Array.isArray(v)) {
       // Structural schemas use these only to add value validations, never to declare fields.
       out[k] = v.map((s) => convert(s as Schema, false, keepDefaults));

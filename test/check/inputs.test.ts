@@ -5,13 +5,13 @@ import { collectInputs } from "../../src/check/inputs.js";
 import { runCheck, type CheckOptions } from "../../src/check/run.js";
 import type { ObjectResult } from "../../src/check/report.js";
 import { ManifestError } from "../../src/cluster/files.js";
-import { SHARED_DVP } from "../support/paths.js";
+import { DVP_CRDS } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, ROOMY_CLASS, runCli, tempTree, vmYaml } from "./helpers.js";
 
 const REPO = join(CHECK, "repo");
 
 function check(paths: string[], more: Partial<CheckOptions> = {}) {
-  return runCheck({ paths, policies: CHECK_POLICIES, crds: { dir: SHARED_DVP, required: true }, ...more });
+  return runCheck({ paths, policies: CHECK_POLICIES, crds: { dir: DVP_CRDS, required: true }, ...more });
 }
 
 function byName(objects: readonly ObjectResult[], name: string): ObjectResult {

@@ -7,14 +7,14 @@ import { planOperations } from "../../src/check/plan.js";
 import { runCheck, type CheckOptions } from "../../src/check/run.js";
 import type { ParsedObject } from "../../src/cluster/files.js";
 import type { JsonObject } from "../../src/engine/index.js";
-import { SHARED_DVP, REPO_ROOT } from "../support/paths.js";
+import { DVP_CRDS, REPO_ROOT } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, LEASES, ROOMY_CLASS, runCli, tempTree, vmYaml } from "./helpers.js";
 
 const BASE = join(CHECK, "base");
 const HEAD = join(CHECK, "head");
 
 function check(paths: string[], more: Partial<CheckOptions> = {}) {
-  return runCheck({ paths, policies: CHECK_POLICIES, crds: { dir: SHARED_DVP, required: true }, ...more });
+  return runCheck({ paths, policies: CHECK_POLICIES, crds: { dir: DVP_CRDS, required: true }, ...more });
 }
 
 function parsed(object: JsonObject, file = "m.yaml", line = 1): ParsedObject {

@@ -6,7 +6,7 @@ import { startParse } from "../../src/check/parse-parallel.js";
 import { runCheck } from "../../src/check/run.js";
 import { scanTypes, covers } from "../../src/schema/crds-for.js";
 import { ManifestError } from "../../src/cluster/files.js";
-import { SHARED_DVP } from "../support/paths.js";
+import { DVP_CRDS } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, LEASES, tempTree, vmYaml } from "./helpers.js";
 
 test("parsing in a worker gives the objects and lines of parsing in place", async () => {
@@ -35,7 +35,7 @@ test("a non-manifest error in the worker rejects the job", async () => {
 });
 
 test("a check with parsing in a worker reports exactly what a check in one thread does", async () => {
-  const opts = { paths: [join(CHECK, "repo"), join(CHECK, "head")], policies: CHECK_POLICIES, context: [LEASES], against: [join(CHECK, "base")], crds: { dir: SHARED_DVP, required: true } };
+  const opts = { paths: [join(CHECK, "repo"), join(CHECK, "head")], policies: CHECK_POLICIES, context: [LEASES], against: [join(CHECK, "base")], crds: { dir: DVP_CRDS, required: true } };
   assert.deepEqual(await runCheck({ ...opts, parallelParseBytes: 0 }), await runCheck({ ...opts, parallelParseBytes: Infinity }));
 });
 

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadCrdsFor } from "../../src/schema/crds-for.js";
 import { runCheck, type CheckOptions } from "../../src/check/run.js";
-import { SHARED_DVP } from "../support/paths.js";
+import { DVP_CRDS } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, ROOMY_CLASS, runCli, tempTree, vmYaml } from "./helpers.js";
 
 function check(paths: string[], more: Partial<CheckOptions> = {}) {
-  return runCheck({ paths, policies: CHECK_POLICIES, crds: { dir: SHARED_DVP, required: true }, ...more });
+  return runCheck({ paths, policies: CHECK_POLICIES, crds: { dir: DVP_CRDS, required: true }, ...more });
 }
 
 const DRIFTED = `apiVersion: virtualization.deckhouse.io/v1alpha2
@@ -68,7 +68,7 @@ test("defaults from the schema are applied before the policies run, so CI and th
 
 test("only the CRDs of the kinds and versions present are compiled", async () => {
   const vm = { apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachine", metadata: { name: "x" } };
-  const { schemas, resources } = loadCrdsFor(SHARED_DVP, [vm]);
+  const { schemas, resources } = loadCrdsFor(DVP_CRDS, [vm]);
   assert.ok(schemas.knows(vm));
   assert.ok(!schemas.knows({ apiVersion: "virtualization.deckhouse.io/v1alpha3", kind: "VirtualMachineClass" }));
   assert.equal(resources.get("virtualization.deckhouse.io/VirtualMachine"), "virtualmachines");

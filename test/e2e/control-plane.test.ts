@@ -11,6 +11,7 @@ const DVP_CRDS = [
   "virtualmachineclasses.virtualization.deckhouse.io",
   "virtualmachineipaddresses.virtualization.deckhouse.io",
   "virtualmachineipaddressleases.virtualization.deckhouse.io",
+  "virtualmachinepools.virtualization.deckhouse.io",
   "virtualmachines.virtualization.deckhouse.io",
 ];
 
@@ -62,7 +63,7 @@ if (bins) {
       assert.equal(v.serverVersion?.minor, "33");
     });
 
-    test("the 5 DVP CRDs are Established", async () => {
+    test("the 6 vendored DVP CRDs are Established", async () => {
       assert.deepEqual([...plane().crds].sort(), DVP_CRDS);
       const r = await plane().kubectl([
         "get",

@@ -56,7 +56,7 @@ export interface ControlPlane {
 }
 
 export interface StartOptions {
-  /** Directory whose *.yaml CustomResourceDefinitions are installed. Default: <repo>/../shared/dvp. Pass null to install none. */
+  /** Directory whose *.yaml CustomResourceDefinitions are installed. Default: the vendored <repo>/policies/crds. Pass null to install none. */
   crdDir?: string | null;
   /** Namespaces to create after start-up ("default" always exists). */
   namespaces?: string[];
@@ -94,7 +94,7 @@ export function repoRoot(): string {
 }
 
 export function defaultCrdDir(): string {
-  return path.resolve(repoRoot(), "..", "shared", "dvp");
+  return path.resolve(repoRoot(), "policies", "crds");
 }
 
 function kubectlBinary(): string {

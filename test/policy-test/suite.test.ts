@@ -6,14 +6,14 @@ import { mismatches, resultOf } from "../../src/policy-test/expect.js";
 import { mergePatch } from "../../src/policy-test/merge-patch.js";
 import { discoverSuites } from "../../src/policy-test/discover.js";
 import { loadSuite, SuiteError } from "../../src/policy-test/suite.js";
-import { SHARED_DVP } from "../support/paths.js";
+import { DVP_CRDS } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, runCli, tempTree, vmYaml } from "../check/helpers.js";
 
 const HEADER = `apiVersion: virtguard.io/v1\nkind: PolicyTestSuite\n`;
 
 /** A suite directory using the check test policies and the DVP CRDs, with a VM file beside it. */
 function suiteDir(body: string, header = HEADER): string {
-  return tempTree({ "virtguard-test.yaml": `${header}policies: ${CHECK_POLICIES}\ncrds: ${SHARED_DVP}\n${body}`, "vm.yaml": vmYaml("web", 4) }, "virtguard-suite-");
+  return tempTree({ "virtguard-test.yaml": `${header}policies: ${CHECK_POLICIES}\ncrds: ${DVP_CRDS}\n${body}`, "vm.yaml": vmYaml("web", 4) }, "virtguard-suite-");
 }
 
 function verdict(denials: [string, string][], warnings: [string, string][] = []): Verdict {
@@ -48,7 +48,7 @@ cases:
   const suite = loadSuite(join(dir, "virtguard-test.yaml"));
   assert.equal(suite.name, "demo");
   assert.deepEqual(suite.policies, [CHECK_POLICIES]);
-  assert.equal(suite.crds, SHARED_DVP);
+  assert.equal(suite.crds, DVP_CRDS);
   const [patched, update, del] = suite.cases;
   assert.deepEqual((patched?.object?.spec as { cpu: unknown }).cpu, { cores: 8 });
   assert.equal(patched?.operation, "CREATE");

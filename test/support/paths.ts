@@ -8,5 +8,5 @@ export const REPO_ROOT = (() => {
 })();
 
 export const FIXTURES = resolve(REPO_ROOT, "test", "fixtures");
-export const SHARED_DVP = resolve(REPO_ROOT, "..", "shared", "dvp");
+export const DVP_CRDS = resolve(REPO_ROOT, "policies", "crds");
 export const CLI = resolve(REPO_ROOT, "dist", "src", "cli", "main.js");

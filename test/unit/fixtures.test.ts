@@ -4,10 +4,10 @@ import { test } from "node:test";
 import { readObjectsFile } from "../../src/cluster/files.js";
 import { loadCrdDir } from "../../src/schema/crd-files.js";
 import { allFixtureFiles } from "../support/fixtures.js";
-import { FIXTURES, SHARED_DVP } from "../support/paths.js";
+import { FIXTURES, DVP_CRDS } from "../support/paths.js";
 
 // Fixtures are checked against DVP's real CRDs and module settings schema, so tests cannot drift from the API.
-const crds = loadCrdDir(SHARED_DVP);
+const crds = loadCrdDir(DVP_CRDS);
 const DVP_GROUPS = /^(virtualization\.deckhouse\.io|deckhouse\.io)\//;
 
 const files = allFixtureFiles().filter((f) => !relative(FIXTURES, f).startsWith("invalid/"));
@@ -23,7 +23,7 @@ for (const file of files) {
     for (const { object, line } of objects) {
       const where = `${relative(FIXTURES, file)}:${line} ${String(object.kind)}`;
       if (DVP_GROUPS.test(String(object.apiVersion)) && object.kind !== "ClusterConfiguration") {
-        assert.ok(crds.knows(object), `${where}: no CRD in ../shared/dvp describes ${String(object.apiVersion)} ${String(object.kind)}`);
+        assert.ok(crds.knows(object), `${where}: no CRD in policies/crds/ describes ${String(object.apiVersion)} ${String(object.kind)}`);
       }
       const problems = crds.validate(object);
       assert.deepEqual(problems ?? [], [], `${where} does not match its CRD`);
