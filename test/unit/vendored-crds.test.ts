@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { test } from "node:test";
-import { loadCrdsFor } from "../../src/check/crds.js";
+import { loadCrdsFor } from "../../src/schema/crds-for.js";
 import { CrdSchemas } from "../../src/schema/crd-schema.js";
 import { DEFAULT_CRD_DIR } from "../../src/schema/crd-files.js";
 import { DVP_CRDS } from "../support/paths.js";
