@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { evaluate, type AdmissionRequest, type Finding, type Verdict } from "../engine/index.js";
+import { evaluate, requestBudget, type AdmissionRequest, type Finding, type Verdict } from "../engine/index.js";
 import type { Logger } from "./logger.js";
 import type { Decision, ServerMetrics } from "./metrics.js";
 import type { PolicyStore } from "./policy-store.js";
@@ -21,6 +21,8 @@ export interface ValidateOptions {
   failureRule: FailureRule;
   /** Budget for evaluating one request, in milliseconds. */
   evalTimeoutMs: number;
+  /** Cost units one request may spend (default DEFAULT_COST_LIMIT). */
+  evalCostLimit?: number;
   maxBodyBytes?: number;
   /** True once shutdown began: responses then close their connection, so clients re-dial elsewhere. */
   draining(): boolean;
@@ -93,7 +95,8 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
     let decision: Decision;
     const evalStart = performance.now();
     try {
-      verdict = evaluate(serving.set, request, { context: serving.context, params: serving.params, deadline: evalStart + evalTimeoutMs });
+      const budget = requestBudget(evalTimeoutMs, opts.evalCostLimit);
+      verdict = evaluate(serving.set, request, { context: serving.context, params: serving.params, budget });
       response = encodeResponse(request.uid, verdict);
       decision = !verdict.allowed ? "denied" : verdict.warnings.length > 0 ? "warned" : "allowed";
     } catch (err) {

@@ -3,6 +3,7 @@ import { ObjectStore } from "../cluster/object-store.js";
 import {
   bindParameters,
   evaluate,
+  requestBudget,
   matchingPolicies,
   parseParameterFlag,
   type BoundParameters,
@@ -43,6 +44,8 @@ export interface CheckOptions {
   profile?: Profile;
   /** From how many bytes of manifests on parsing moves to a worker thread (default PARALLEL_PARSE_BYTES). */
   parallelParseBytes?: number;
+  /** Evaluation deadline per object, as serve's --eval-timeout (default 2000 ms). */
+  evalTimeoutMs?: number;
 }
 
 function fmt(n: number): string {
@@ -96,7 +99,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   });
 
   const objects = profile.phase("evaluate", () =>
-    plan.items.map((item, i) => judge(item, stored[i] as Stored, i, { set, params, store, resources: crds?.resources })),
+    plan.items.map((item, i) => judge(item, stored[i] as Stored, i, { set, params, store, resources: crds?.resources, evalTimeoutMs: opts.evalTimeoutMs ?? 2000 })),
   );
 
   profile.phase("locate", () => {
@@ -209,6 +212,7 @@ interface Judge {
   params: BoundParameters;
   store: ObjectStore;
   resources: ReadonlyMap<string, string> | undefined;
+  evalTimeoutMs: number;
 }
 
 function judge(item: PlannedItem, stored: Stored, index: number, ctx: Judge): ObjectResult {
@@ -227,7 +231,7 @@ function judge(item: PlannedItem, stored: Stored, index: number, ctx: Judge): Ob
   if (stored.problems.length === 0) {
     const request = requestFor({ uid: `virtguard-check-${index + 1}`, operation: item.operation, object: stored.object, oldObject: stored.oldObject }, ctx.set, ctx.resources);
     if (matchingPolicies(ctx.set, request).length > 0) {
-      const verdict = asDuringAdmission(ctx.store, stored, () => evaluate(ctx.set, request, { context: ctx.store, params: ctx.params }));
+      const verdict = asDuringAdmission(ctx.store, stored, () => evaluate(ctx.set, request, { context: ctx.store, params: ctx.params, budget: requestBudget(ctx.evalTimeoutMs) }));
       policies.push(...verdict.matched);
       for (const f of [...verdict.denials, ...verdict.warnings, ...verdict.audits]) {
         if (!policies.includes(f.policy)) policies.push(f.policy);

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { CheckReport } from "../check/report.js";
 import { UsageError, type Command } from "./command.js";
+import { parseEvalTimeout } from "./duration.js";
 
 const FORMATS = ["text", "json", "junit", "sarif"] as const;
 type Format = (typeof FORMATS)[number];
@@ -35,6 +36,8 @@ Flags:
   --output-file FILE      write the report to FILE instead of stdout
   --warnings-as-errors    exit 1 on warnings too
   --stdin-name NAME       the file name reports give to '-' (default: <stdin>)
+  --eval-timeout DUR      evaluation deadline per object, as in serve (default 2s); a policy that
+                          cannot finish in time answers through its failurePolicy
   -q, --quiet             no progress on stderr (errors are still printed)
 
 Output goes to stdout (or --output-file); progress and diagnostics only ever go to stderr.
@@ -80,6 +83,7 @@ export const command: Command = {
           "warnings-as-errors": { type: "boolean", default: false },
           "stdin-name": { type: "string", default: "<stdin>" },
           quiet: { type: "boolean", short: "q", default: false },
+          "eval-timeout": { type: "string" },
         },
       });
     } catch (err) {
@@ -93,6 +97,7 @@ export const command: Command = {
     const stdinUses = [...parsed.positionals, ...(v.against ?? []), ...v.context].filter((p) => p === "-").length;
     if (stdinUses > 1) throw new UsageError("'-' (stdin) can be given only once, among PATHs, --against and --context");
 
+    const evalTimeoutMs = parseEvalTimeout(v["eval-timeout"]);
     const log = v.quiet ? () => undefined : (line: string) => process.stderr.write(`virtguard check: ${line}\n`);
     const [{ runCheck }, { Profile }, { SHIPPED_POLICIES }, { DEFAULT_CRD_DIR }, { exitCodeOf, summaryLine }] = await Promise.all([
       import("../check/run.js"),
@@ -114,6 +119,7 @@ export const command: Command = {
         stdinName: v["stdin-name"],
         log,
         profile,
+        evalTimeoutMs,
       }),
     );
     const renderer = await rendererFor(format, v["warnings-as-errors"]);

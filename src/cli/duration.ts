@@ -39,3 +39,12 @@ export function durationFlag(flag: string, text: string): number {
     throw new UsageError(`--${flag}: ${(err as Error).message}`);
   }
 }
+
+/** `review` and `check` take serve's --eval-timeout: one request's evaluation deadline. */
+export const DEFAULT_EVAL_TIMEOUT = "2s";
+
+export function parseEvalTimeout(text: string | undefined): number {
+  const ms = durationFlag("eval-timeout", text ?? DEFAULT_EVAL_TIMEOUT);
+  if (ms <= 0) throw new UsageError("--eval-timeout must be more than 0");
+  return ms;
+}

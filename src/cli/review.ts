@@ -3,9 +3,10 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { decodeReview, encodeResponse } from "../admission/review.js";
 import { ManifestError } from "../cluster/files.js";
-import { evaluate, ParameterError, PolicyLoadError } from "../engine/index.js";
+import { evaluate, ParameterError, PolicyLoadError, requestBudget } from "../engine/index.js";
 import { UsageError, type Command } from "./command.js";
 import { dryRunFlags, prepareDryRun } from "./dry-run.js";
+import { parseEvalTimeout } from "./duration.js";
 
 const usage = `Usage: virtguard review [--policies DIR] [--context FILE]... [--param NAME=VALUE]... REVIEW|-
 
@@ -17,6 +18,8 @@ Flags:
   --policies DIR        policy directory (default: the shipped DVP policies)
   --context FILE        cluster objects policies look up (YAML/JSON, multi-document or kind: List); repeatable
   --param NAME=VALUE    a policy parameter; VALUE is JSON if it parses, else a string; repeatable
+  --eval-timeout DUR    evaluation deadline, as in serve (default 2s); a policy that cannot finish
+                        in time answers through its failurePolicy, and findings made before are kept
 
 Examples:
   virtguard review request.json
@@ -53,13 +56,14 @@ export const command: Command = {
   async run(argv) {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, options: dryRunFlags, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: argv, options: { ...dryRunFlags, "eval-timeout": { type: "string" } }, allowPositionals: true, strict: true });
     } catch (err) {
       throw new UsageError(`${(err as Error).message}; see 'virtguard review --help'`);
     }
     const [path, ...extra] = parsed.positionals;
     if (path === undefined) throw new UsageError("missing REVIEW argument (a file, or - for stdin); see 'virtguard review --help'");
     if (extra.length > 0) throw new UsageError(`one REVIEW at a time, got ${parsed.positionals.length}`);
+    const evalTimeoutMs = parseEvalTimeout(parsed.values["eval-timeout"]);
     const input = readInput(path);
     const body = parseReview(input.text, input.name);
     let request;
@@ -69,7 +73,7 @@ export const command: Command = {
       throw new UsageError(`${input.name}: not a valid AdmissionReview: ${(err as Error).message}`);
     }
     const { set, params, context } = wrapErrors(() => prepareDryRun(parsed.values));
-    const verdict = evaluate(set, request, { context, params });
+    const verdict = evaluate(set, request, { context, params, budget: requestBudget(evalTimeoutMs) });
     for (const audit of verdict.audits) {
       const who = request.userInfo?.username ?? "unknown";
       process.stderr.write(

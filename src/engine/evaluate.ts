@@ -1,5 +1,7 @@
 import { celList, celMap, type CelValue } from "@bufbuild/cel";
+import { BudgetExceededError, UNLIMITED, type EvaluationBudget } from "./budget.js";
 import type { Bindings, CompiledExpression } from "./cel/compile.js";
+import { withBudget } from "./cel/metering.js";
 import { fromCel, toCel, toCelCached } from "./cel/value.js";
 import { labelsOf, objectSelectorMatches, rulesMatch, selectorMatches } from "./match.js";
 import { singleLine } from "./message.js";
@@ -10,14 +12,12 @@ import type { Action, AdmissionRequest, ClusterContext, Finding, JsonObject, Ver
 export interface EvaluateOptions {
   context: ClusterContext;
   params: BoundParameters;
-  /** performance.now() after which evaluation stops with EvaluationDeadlineError. */
-  deadline?: number;
-}
-
-export class EvaluationDeadlineError extends Error {
-  constructor(readonly policy: string) {
-    super(`evaluation deadline exceeded before policy "${policy}"`);
-  }
+  /**
+   * The request's cost and time budget (default: none). When it runs out, the policy being
+   * evaluated and every policy after it answer through their failurePolicy; findings made
+   * before are kept.
+   */
+  budget?: EvaluationBudget;
 }
 
 const matchCache = new WeakMap<PolicySet, Map<string, readonly CompiledPolicy[]>>();
@@ -37,23 +37,52 @@ export function matchingPolicies(set: PolicySet, request: AdmissionRequest): rea
   return policies;
 }
 
-/** Runs every matching policy and collects every result: all denials, not only the first. */
+/**
+ * Runs every matching policy and collects every result: all denials, not only the first.
+ * Never throws for a budget that runs out: see EvaluateOptions.budget.
+ */
 export function evaluate(set: PolicySet, request: AdmissionRequest, options: EvaluateOptions): Verdict {
   const verdict: Verdict = { allowed: true, denials: [], warnings: [], audits: [], matched: [] };
   const candidates = matchingPolicies(set, request);
   if (candidates.length === 0) return verdict;
-
-  const base = requestBindings(request, options.params);
-  // Policies often share a matchCondition (say, "not being deleted"); the loader interns equal
-  // ones, so each distinct condition runs once per request.
-  const conditions = new Map<CompiledExpression, CelValue | Error>();
-  for (const policy of candidates) {
-    if (options.deadline !== undefined && performance.now() > options.deadline) throw new EvaluationDeadlineError(policy.name);
-    if (!objectSelectorMatches(policy, request) || !namespaceMatches(policy, request, options.context)) continue;
-    new PolicyRun(policy, request, base, options.context, verdict, conditions).run();
-  }
+  const budget = options.budget ?? UNLIMITED;
+  withBudget(budget, () => {
+    const base = requestBindings(request, options.params);
+    // Policies often share a matchCondition (say, "not being deleted"); the loader interns equal
+    // ones, so each distinct condition runs once per request.
+    const conditions = new Map<CompiledExpression, CelValue | Error>();
+    let spent: { policy: string; error: BudgetExceededError } | undefined;
+    for (const policy of candidates) {
+      if (spent) {
+        unfinished(policy, verdict, `not evaluated: the request's evaluation budget ran out in policy "${spent.policy}" (${spent.error.message})`);
+        continue;
+      }
+      try {
+        budget.checkDeadline();
+        if (!objectSelectorMatches(policy, request) || !namespaceMatches(policy, request, options.context)) continue;
+        new PolicyRun(policy, request, base, options.context, verdict, conditions, budget).run();
+      } catch (err) {
+        if (!(err instanceof BudgetExceededError)) throw err;
+        spent = { policy: policy.name, error: err };
+        unfinished(policy, verdict, `could not finish within the request's evaluation budget (${err.message})`);
+      }
+    }
+  });
   verdict.allowed = verdict.denials.length === 0;
   return verdict;
+}
+
+/** A policy the budget did not let finish: its failurePolicy decides, as for any evaluation error. */
+function unfinished(policy: CompiledPolicy, verdict: Verdict, why: string): void {
+  const fail = policy.failurePolicy === "Fail";
+  const finding: Finding = {
+    policy: policy.name,
+    action: fail ? "Deny" : "Audit",
+    message: `policy ${why}; failurePolicy ${policy.failurePolicy} ${fail ? "denies the request" : "lets it through unchecked"}`,
+    reason: "BudgetExceeded",
+  };
+  (fail ? verdict.denials : verdict.audits).push(finding);
+  verdict.matched.push(policy.name);
 }
 
 interface RequestBindings {
@@ -93,6 +122,7 @@ class PolicyRun {
     private readonly context: ClusterContext,
     private readonly verdict: Verdict,
     private readonly conditions: Map<CompiledExpression, CelValue | Error>,
+    private readonly budget: EvaluationBudget,
   ) {
     this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params: base.params, variables: celMap(this.variables) };
   }
@@ -101,6 +131,7 @@ class PolicyRun {
     let value = this.conditions.get(expr);
     if (value === undefined) {
       value = expr.evaluate(this.bindings);
+      if (value instanceof BudgetExceededError) throw value;
       this.conditions.set(expr, value);
     }
     return value;
@@ -127,6 +158,7 @@ class PolicyRun {
       }
     } catch (err) {
       if (err instanceof PolicyStopped) return;
+      if (err instanceof BudgetExceededError) throw err;
       const message = `policy could not be evaluated: ${(err as Error).message}`;
       this.report(this.errorAction(at), message, "InternalError");
     }
@@ -148,6 +180,7 @@ class PolicyRun {
 
   private value(expr: CompiledExpression, what: string): CelValue {
     const value = expr.evaluate(this.bindings);
+    if (value instanceof BudgetExceededError) throw value;
     if (value instanceof Error) throw new Error(`${what} ${JSON.stringify(expr.source)} failed: ${value.message}`);
     return value;
   }
@@ -155,6 +188,7 @@ class PolicyRun {
   private message(fixed: string | undefined, expr: CompiledExpression | undefined): string | undefined {
     if (expr) {
       const value = expr.evaluate(this.bindings);
+      if (value instanceof BudgetExceededError) throw value;
       // As in ValidatingAdmissionPolicy, a failing or empty messageExpression falls back to message.
       if (typeof value === "string" && value.trim() !== "") return value;
     }
@@ -169,6 +203,7 @@ class PolicyRun {
   }
 
   private resolve(variable: CompiledVariable): CelValue {
+    if (variable.type !== "expression") this.budget.checkDeadline();
     switch (variable.type) {
       case "expression":
         return this.value(variable.expr, `variable "${variable.name}"`);
@@ -195,12 +230,14 @@ class PolicyRun {
       case "list": {
         const all = this.context.list(variable.kind);
         const some = variable.limit !== undefined && all.length > variable.limit ? all.slice(0, variable.limit) : all;
+        this.budget.charge(some.length);
         return celList(some.map(toCelCached));
       }
       case "ipQuery": {
         const within = variable.within ? cidrList(this.value(variable.within, `lookup "${variable.name}" within`)) : undefined;
         const outside = variable.outside ? cidrList(this.value(variable.outside, `lookup "${variable.name}" outside`)) : undefined;
         const found = this.context.ipQuery(variable.kind, variable.index, { within, outside, limit: variable.limit });
+        this.budget.charge(found.length);
         return celList(found.map(toCelCached));
       }
     }

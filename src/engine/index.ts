@@ -3,7 +3,7 @@ export { loadPolicySet, targetKey, type LoadOptions, type PolicySource } from ".
 export type { ParsedExpressionCache } from "./cel/compile.js";
 export { PolicyLoadError, formatProblem, jsonPath, type PolicyProblem } from "./errors.js";
 export { bindParameters, parseParameterFlag, ParameterError, type BoundParameters } from "./parameters.js";
-export { evaluate, matchingPolicies, EvaluationDeadlineError, type EvaluateOptions } from "./evaluate.js";
+export { evaluate, matchingPolicies, type EvaluateOptions } from "./evaluate.js";
 export { renderDenial, renderFinding, singleLine } from "./message.js";
 export { IPIndex } from "./ip-index.js";
 export type * from "./types.js";
@@ -11,3 +11,4 @@ export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration }
 export { kindKeyOf } from "./types.js";
 export { EvaluationBudget, BudgetExceededError, UNLIMITED } from "./budget.js";
 export { compileSelfRule, type SelfRule } from "./self-rule.js";
+export { requestBudget, DEFAULT_COST_LIMIT } from "./request-budget.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { encodeResponse } from "../../src/admission/review.js";
 import { ObjectStore } from "../../src/cluster/object-store.js";
-import { bindParameters, evaluate, EvaluationDeadlineError, loadPolicySet, type JsonObject, type JsonValue, type Verdict } from "../../src/engine/index.js";
+import { bindParameters, evaluate, EvaluationBudget, loadPolicySet, type JsonObject, type JsonValue, type Verdict } from "../../src/engine/index.js";
 import { admissionRequest, type RequestOptions } from "../support/review.js";
 import { policyDoc, source } from "./policy-builder.js";
 
@@ -18,11 +18,11 @@ function vm(cores: number, extra: JsonObject = {}): JsonObject {
   };
 }
 
-function run(docs: JsonObject[], opts: RequestOptions & { context?: JsonObject[]; params?: Record<string, JsonValue>; deadline?: number }): Verdict {
+function run(docs: JsonObject[], opts: RequestOptions & { context?: JsonObject[]; params?: Record<string, JsonValue>; budget?: EvaluationBudget }): Verdict {
   const set = loadPolicySet(docs.map((d, i) => source(`p${i}.json`, d)));
   const store = new ObjectStore(set.indexes);
   for (const o of opts.context ?? []) store.upsert(o);
-  return evaluate(set, admissionRequest(opts), { context: store, params: bindParameters(set, opts.params ?? {}), deadline: opts.deadline });
+  return evaluate(set, admissionRequest(opts), { context: store, params: bindParameters(set, opts.params ?? {}), budget: opts.budget });
 }
 
 const deny = (expression: string, message: string) => ({ expression, message, action: "Deny" });
@@ -170,8 +170,50 @@ test("objectSelector matches labels of the object, or of the old object", () => 
   assert.equal(run([doc], { object: unlabelled }).allowed, true);
 });
 
-test("a deadline in the past stops evaluation with EvaluationDeadlineError", () => {
-  assert.throws(() => run([policyDoc("p")], { object: vm(1), deadline: performance.now() - 1 }), EvaluationDeadlineError);
+test("a deadline in the past: every policy answers through its failurePolicy, nothing is thrown", () => {
+  const docs = [policyDoc("strict", { failurePolicy: "Fail" }), policyDoc("lenient", { failurePolicy: "Ignore" })];
+  const verdict = run(docs, { object: vm(1), budget: new EvaluationBudget(Infinity, performance.now() - 1, 2000) });
+  assert.equal(verdict.allowed, false);
+  assert.deepEqual(
+    verdict.denials.map((d) => [d.policy, d.reason]),
+    [["strict", "BudgetExceeded"]],
+  );
+  assert.match(verdict.denials[0]?.message ?? "", /^policy could not finish within the request's evaluation budget \(evaluation deadline exceeded \(2000 ms\)\); failurePolicy Fail denies the request$/);
+  assert.deepEqual(
+    verdict.audits.map((a) => [a.policy, a.reason]),
+    [["lenient", "BudgetExceeded"]],
+  );
+  assert.match(verdict.audits[0]?.message ?? "", /not evaluated: the request's evaluation budget ran out in policy "strict".*failurePolicy Ignore lets it through unchecked/);
+});
+
+test("a cost limit that trips inside an expression keeps the denials found before it", () => {
+  const docs = [
+    policyDoc("first", { validations: [deny("object.spec.cpu.cores >= 2", "too few cores")] }),
+    // Quadratic in the list's size: 200 × 200 comparisons, far beyond 5,000 units.
+    policyDoc("quadratic", { validations: [deny("[" + Array.from({ length: 200 }, (_, i) => i).join(",") + "].all(a, [" + Array.from({ length: 200 }, (_, i) => i).join(",") + "].exists(b, a == b))", "never")] }),
+    policyDoc("after", { validations: [deny("false", "never reached")] }),
+  ];
+  const budget = new EvaluationBudget(5000, Infinity, 0);
+  const verdict = run(docs, { object: vm(1), budget });
+  assert.deepEqual(
+    verdict.denials.map((d) => [d.policy, d.reason ?? ""]),
+    [
+      ["first", ""],
+      ["quadratic", "BudgetExceeded"],
+      ["after", "BudgetExceeded"],
+    ],
+  );
+  assert.equal(verdict.denials[0]?.message, "too few cores");
+  assert.match(verdict.denials[1]?.message ?? "", /cost budget exceeded \(\d+ > 5000 units\)/);
+  assert.ok(budget.used > 5000 && budget.used < 6000, `charging stopped at the trip, spent ${budget.used}`);
+});
+
+test("the same quadratic expression with no budget finishes: metering changes no verdict", () => {
+  const list = "[" + Array.from({ length: 50 }, (_, i) => i).join(",") + "]";
+  const docs = [policyDoc("quadratic", { validations: [deny(`${list}.all(a, ${list}.exists(b, a == b))`, "never")] })];
+  const budget = new EvaluationBudget();
+  assert.equal(run(docs, { object: vm(1), budget }).allowed, true);
+  assert.ok(budget.used >= 50 * 25, `every comparison was charged: ${budget.used}`);
 });
 
 test("a request no policy matches is allowed with nothing to say", () => {

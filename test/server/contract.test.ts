@@ -4,7 +4,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import request from "supertest";
 import { admissionReview } from "../support/review.js";
-import { startTestServer, vmReview, type TestServer } from "./helpers.js";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ContextProvider } from "../../src/admission/context-provider.js";
+import { limitsPolicy, startTestServer, tempDir, vmReview, writePolicyDir, type TestServer } from "./helpers.js";
 
 interface ReviewBody {
   apiVersion: string;
@@ -140,10 +143,50 @@ describe("probes and metrics", () => {
   });
 });
 
+describe("a request that runs out of evaluation budget", () => {
+  // A budget of a nanosecond runs out before the first policy: every policy answers through its
+  // failurePolicy (Fail for the test policies), which is a denial, not an internal error.
+  test("each policy's failurePolicy decides: 403 naming every policy, uid echoed, counted as denied", async () => {
+    const s = await startTestServer({ evalTimeoutMs: 1e-6, failureRule: "allow" });
+    try {
+      const res = await request(s.running.server).post("/validate").ca(s.ca).send(vmReview({ uid: "uid-budget", cores: 2 })).expect(200);
+      const body = res.body as ReviewBody;
+      assert.equal(body.response.uid, "uid-budget");
+      assert.equal(body.response.allowed, false, "--failure-rule allow does not open a budget trip: the policies' failurePolicy does");
+      assert.equal(body.response.status?.code, 403);
+      const message = body.response.status?.message ?? "";
+      assert.match(message, /\[test-cores\] policy could not finish within the request's evaluation budget \(evaluation deadline exceeded/);
+      assert.match(message, /\[test-guidance\] policy not evaluated: the request's evaluation budget ran out in policy "test-cores"/);
+      const metrics = await request(s.running.server).get("/metrics").ca(s.ca).expect(200);
+      assert.match(metrics.text, /virtguard_decisions_total\{decision="denied",kind="VirtualMachine",operation="CREATE",policy="test-cores"\} 1/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+/** A cluster context that fails every lookup: what a broken cache would do. */
+function brokenContext(): ContextProvider {
+  const fail = (): never => {
+    throw new Error("context store unavailable");
+  };
+  return { description: "broken", activate: () => ({ get: fail, list: fail, ipQuery: fail }), notReady: () => undefined, close: async () => {} };
+}
+
+/** The test policies plus one selecting namespaces by label: matching it reads the Namespace outside any policy's own evaluation. */
+function policiesWithNamespaceSelector(dir: string): string {
+  writePolicyDir(dir);
+  const selective = limitsPolicy(8);
+  (selective.metadata as { name: string }).name = "test-selective";
+  ((selective.spec as Record<string, unknown>).match as Record<string, unknown>).namespaceSelector = { matchLabels: { tier: "prod" } };
+  writeFileSync(join(dir, "selective.json"), JSON.stringify(selective));
+  return dir;
+}
+
 describe("internal errors follow the failure rule", () => {
-  // An evaluation budget of a nanosecond runs out before the first policy: a real deadline error.
   test("deny (the default): allowed false, 500 InternalError, a clear message; logged with the uid", async () => {
-    const s = await startTestServer({ evalTimeoutMs: 1e-6 });
+    const dir = tempDir();
+    const s = await startTestServer({ context: brokenContext(), policiesDir: policiesWithNamespaceSelector(dir) });
     try {
       const res = await request(s.running.server).post("/validate").ca(s.ca).send(vmReview({ uid: "uid-err", cores: 2 })).expect(200);
       const body = res.body as ReviewBody;
@@ -151,7 +194,7 @@ describe("internal errors follow the failure rule", () => {
       assert.equal(body.response.allowed, false);
       assert.equal(body.response.status?.code, 500);
       assert.equal(body.response.status?.reason, "InternalError");
-      assert.match(body.response.status?.message ?? "", /virtguard could not evaluate this request: evaluation deadline exceeded/);
+      assert.match(body.response.status?.message ?? "", /virtguard could not evaluate this request: context store unavailable/);
       const line = s.logs.find("evaluation failed")[0];
       assert.equal(line?.uid, "uid-err");
       assert.equal(line?.level, "error");
@@ -159,18 +202,21 @@ describe("internal errors follow the failure rule", () => {
       assert.match(metrics.text, /virtguard_decisions_total\{decision="error",kind="VirtualMachine",operation="CREATE",policy=""\} 1/);
     } finally {
       await s.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   test("allow: allowed true with a warning saying nothing was checked", async () => {
-    const s = await startTestServer({ evalTimeoutMs: 1e-6, failureRule: "allow" });
+    const dir = tempDir();
+    const s = await startTestServer({ context: brokenContext(), policiesDir: policiesWithNamespaceSelector(dir), failureRule: "allow" });
     try {
       const res = await request(s.running.server).post("/validate").ca(s.ca).send(vmReview({ cores: 300 })).expect(200);
       const body = res.body as ReviewBody;
       assert.equal(body.response.allowed, true);
-      assert.match(body.response.warnings?.[0] ?? "", /could not evaluate this request: .*allowed without checks/);
+      assert.match(body.response.warnings?.[0] ?? "", /could not evaluate this request: context store unavailable; allowed without checks/);
     } finally {
       await s.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

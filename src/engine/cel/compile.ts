@@ -2,6 +2,8 @@ import { celEnv, CelScalar, isCelError, parse, plan, type CelEnv, type CelValue 
 import { create } from "@bufbuild/protobuf";
 import { ExprSchema, type Expr, type ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { virtguardFunctions } from "./library.js";
+import { flatListFunctions } from "./flat-list.js";
+import { budgetTrip, meteredFunctions } from "./metering.js";
 import { registry } from "./types.js";
 
 /** The names every policy expression may refer to. */
@@ -28,12 +30,13 @@ const cachedRegex = {
   },
 };
 const environments = new Map<string, CelEnv>();
+const functions = meteredFunctions([...virtguardFunctions, ...flatListFunctions]);
 
 function environment(roots: readonly string[]): CelEnv {
   const key = roots.join(",");
   let env = environments.get(key);
   if (!env) {
-    env = celEnv({ registry, funcs: [...virtguardFunctions], variables: Object.fromEntries(roots.map((n) => [n, DYN])), re2: cachedRegex });
+    env = celEnv({ registry, funcs: functions, variables: Object.fromEntries(roots.map((n) => [n, DYN])), re2: cachedRegex });
     environments.set(key, env);
   }
   return env;
@@ -88,9 +91,10 @@ export function compileExpression(source: string, options: CompileOptions = {}):
       try {
         result = run(bindings);
       } catch (err) {
-        return err instanceof Error ? err : new Error(String(err));
+        return budgetTrip() ?? (err instanceof Error ? err : new Error(String(err)));
       }
-      return isCelError(result) ? new Error(result.message) : result;
+      // A budget that ran out is the answer whatever CEL made of the error it raised.
+      return budgetTrip() ?? (isCelError(result) ? new Error(result.message) : result);
     },
   };
 }
