@@ -54,17 +54,17 @@ export function evaluate(set: PolicySet, request: AdmissionRequest, options: Eva
     let spent: { policy: string; error: BudgetExceededError } | undefined;
     for (const policy of candidates) {
       if (spent) {
-        unfinished(policy, verdict, `not evaluated: the request's evaluation budget ran out in policy "${spent.policy}" (${spent.error.message})`);
+        record(verdict, budgetFinding(policy, undefined, `not evaluated: the request's evaluation budget ran out in policy "${spent.policy}" (${spent.error.message})`));
+        verdict.matched.push(policy.name);
         continue;
       }
       try {
-        budget.checkDeadline();
         if (!objectSelectorMatches(policy, request) || !namespaceMatches(policy, request, options.context)) continue;
         new PolicyRun(policy, request, base, options.context, verdict, conditions, budget).run();
       } catch (err) {
         if (!(err instanceof BudgetExceededError)) throw err;
+        // The policy itself reported the trip (it knows which validation was running).
         spent = { policy: policy.name, error: err };
-        unfinished(policy, verdict, `could not finish within the request's evaluation budget (${err.message})`);
       }
     }
   });
@@ -72,17 +72,30 @@ export function evaluate(set: PolicySet, request: AdmissionRequest, options: Eva
   return verdict;
 }
 
+/**
+ * What an evaluation error (or a budget trip) in `policy` reports: Ignore audits; Fail denies,
+ * unless the validation that failed (or, before any validation, every validation and lookup)
+ * could only warn or audit.
+ */
+function failureAction(policy: CompiledPolicy, at: CompiledValidation | undefined): Action {
+  if (policy.failurePolicy !== "Fail") return "Audit";
+  const actions: Action[] = at
+    ? [at.action]
+    : [...policy.validations.map((v) => v.action), ...policy.variables.flatMap((v) => (v.type === "get" && v.onMissing !== "Null" && v.onMissing.action !== "Allow" ? [v.onMissing.action] : []))];
+  if (actions.length === 0 || actions.includes("Deny")) return "Deny";
+  return actions.includes("Warn") ? "Warn" : "Audit";
+}
+
 /** A policy the budget did not let finish: its failurePolicy decides, as for any evaluation error. */
-function unfinished(policy: CompiledPolicy, verdict: Verdict, why: string): void {
-  const fail = policy.failurePolicy === "Fail";
-  const finding: Finding = {
-    policy: policy.name,
-    action: fail ? "Deny" : "Audit",
-    message: `policy ${why}; failurePolicy ${policy.failurePolicy} ${fail ? "denies the request" : "lets it through unchecked"}`,
-    reason: "BudgetExceeded",
-  };
-  (fail ? verdict.denials : verdict.audits).push(finding);
-  verdict.matched.push(policy.name);
+function budgetFinding(policy: CompiledPolicy, at: CompiledValidation | undefined, why: string): Finding {
+  const action = failureAction(policy, at);
+  const outcome = action === "Deny" ? "failurePolicy Fail denies the request" : policy.failurePolicy === "Ignore" ? "failurePolicy Ignore lets it through unchecked" : `a ${action} rule lets it through unchecked`;
+  return { policy: policy.name, action, message: `policy ${why}; ${outcome}`, reason: "BudgetExceeded" };
+}
+
+function record(verdict: Verdict, finding: Finding): void {
+  const list = finding.action === "Deny" ? verdict.denials : finding.action === "Warn" ? verdict.warnings : verdict.audits;
+  list.push(finding);
 }
 
 interface RequestBindings {
@@ -140,6 +153,7 @@ class PolicyRun {
   run(): void {
     let at: CompiledValidation | undefined;
     try {
+      this.budget.checkDeadline();
       for (const condition of this.policy.matchConditions) {
         const value = this.condition(condition.expr);
         if (value === true) continue;
@@ -158,9 +172,13 @@ class PolicyRun {
       }
     } catch (err) {
       if (err instanceof PolicyStopped) return;
-      if (err instanceof BudgetExceededError) throw err;
+      if (err instanceof BudgetExceededError) {
+        if (!this.verdict.matched.includes(this.policy.name)) this.verdict.matched.push(this.policy.name);
+        record(this.verdict, budgetFinding(this.policy, at, `could not finish within the request's evaluation budget (${err.message})`));
+        throw err;
+      }
       const message = `policy could not be evaluated: ${(err as Error).message}`;
-      this.report(this.errorAction(at), message, "InternalError");
+      this.report(failureAction(this.policy, at), message, "InternalError");
     }
   }
 
@@ -169,15 +187,6 @@ class PolicyRun {
    * policy could have said had it run: the failing validation's action, or, before any validation
    * ran, the loudest action the policy has. A Warn or Audit policy never blocks.
    */
-  private errorAction(at: CompiledValidation | undefined): Action {
-    if (this.policy.failurePolicy !== "Fail") return "Audit";
-    const actions: Action[] = at
-      ? [at.action]
-      : [...this.policy.validations.map((v) => v.action), ...this.policy.variables.flatMap((v) => (v.type === "get" && v.onMissing !== "Null" && v.onMissing.action !== "Allow" ? [v.onMissing.action] : []))];
-    if (actions.length === 0 || actions.includes("Deny")) return "Deny";
-    return actions.includes("Warn") ? "Warn" : "Audit";
-  }
-
   private value(expr: CompiledExpression, what: string): CelValue {
     const value = expr.evaluate(this.bindings);
     if (value instanceof BudgetExceededError) throw value;
