@@ -26,6 +26,14 @@ function examples(title: string, cases: Example[]): void {
 
 examples("Kubernetes quantity library", [
   ["isQuantity('1.5G')", true],
+  // "E" alone is exa, not an empty exponent.
+  ["quantity('2E') == quantity('2000P')", true],
+  ["quantity('2E').isGreaterThan(quantity('1024Gi'))", true],
+  ["quantity('2e3') == quantity('2k')", true],
+  ["quantity('1e400').isGreaterThan(quantity('99999999999999999999999Ei'))", true],
+  ["isQuantity('1e400Gi')", false],
+  ["quantityValue('1e30')", Error],
+  ["quantityValue('lots')", Error],
   ["quantity('200k').compareTo(quantity('200000'))", 0],
   ["quantity('200K')", Error],
   ["quantity('Three')", Error],

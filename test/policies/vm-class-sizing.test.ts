@@ -116,6 +116,24 @@ for (const version of ["v1alpha2", "v1alpha3"]) {
       assert.deepEqual(mine(check(vm(8, "12884901889")).denials), []);
     });
 
+    test("sizes that are not positive quantities or lie far beyond the range are denied, quoting the value and the bound", () => {
+      const range = (size: string, bound: string) => [
+        `[${POLICY}] spec.memory.size is ${size}; the sizing policy of VirtualMachineClass "tiered" for 1-4 cores allows 1Gi to 8Gi of memory. Set spec.memory.size to ${bound}`,
+      ];
+      for (const size of ["1e30", "99999999999999999999999Ei", "8589934593", "8.0000001Gi", "9E"]) assert.deepEqual(mine(check(vm(2, size)).denials), range(size, "8Gi or less"), size);
+      for (const size of ["-8Gi", "1e400Gi", "0", "many"]) {
+        assert.deepEqual(mine(check(vm(2, size)).denials), range(`"${size}", which is not a positive resource quantity`, "1Gi or more"), size);
+      }
+      // Per core: 8 cores at 1Gi to 2Gi each.
+      const perCore = (size: string, bound: string) => [
+        `[${POLICY}] spec.memory.size is ${size}; the sizing policy of VirtualMachineClass "tiered" for 6-12 cores allows 1Gi to 2Gi per core, that is 8Gi to 16Gi for 8 cores. Set spec.memory.size to ${bound}, or change spec.cpu.cores`,
+      ];
+      for (const size of ["1e30", "99999999999999999999999Ei"]) assert.deepEqual(mine(check(vm(8, size)).denials), perCore(size, "16Gi or less"), size);
+      for (const size of ["-8Gi", "1e400Gi"]) {
+        assert.deepEqual(mine(check(vm(8, size)).denials), perCore(`"${size}", which is not a positive resource quantity`, "8Gi or more"), size);
+      }
+    });
+
     test("every violation is reported, each on its own", () => {
       const j = check(vm(7, "20Gi", "30%"));
       const denials = mine(j.denials);

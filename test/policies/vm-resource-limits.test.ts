@@ -69,9 +69,46 @@ describe(POLICY, () => {
     delete (noCpu.spec as JsonObject).cpu;
     const stringCores = vm(4);
     (stringCores.spec as { cpu: JsonObject }).cpu.cores = "300";
-    const badSize = vm(4, "a lot");
     const noSpec = vm(4);
     delete noSpec.spec;
-    for (const object of [noCpu, stringCores, badSize, noSpec]) assert.deepEqual(denials(object).filter((d) => d.startsWith(`[${POLICY}]`)), []);
+    for (const object of [noCpu, stringCores, noSpec]) assert.deepEqual(denials(object).filter((d) => d.startsWith(`[${POLICY}]`)), []);
+  });
+
+  test("a memory size that is not a quantity is denied, never read as zero", () => {
+    for (const size of ["a lot", "1e400Gi", "8 Gi", "1e1.5", "0x10", ""]) {
+      assert.deepEqual(denials(vm(4, size)), [
+        `[${POLICY}] spec.memory.size is "${size}", which is not a resource quantity; a VirtualMachine may have at most 1024Gi of memory. Set spec.memory.size to a quantity such as 8Gi, at most 1024Gi`,
+      ]);
+    }
+  });
+
+  test("a negative or zero memory size is denied", () => {
+    for (const size of ["-8Gi", "-1", "0", "0Gi", "-0.5"]) {
+      assert.deepEqual(denials(vm(4, size)), [
+        `[${POLICY}] spec.memory.size is ${size}; a VirtualMachine needs a positive amount of memory, at most 1024Gi. Set spec.memory.size to a size such as 8Gi`,
+      ]);
+    }
+  });
+
+  test("sizes beyond the limit in any notation are denied, quoting the value as written and the limit", () => {
+    for (const size of ["1e30", "99999999999999999999999Ei", "1025Gi", "1.0000001Ti", "1099511627777", "1099511627776001m", "1.1e12", "9223372036854775808", "2E", "1Pi"]) {
+      assert.deepEqual(denials(vm(4, size)), [
+        `[${POLICY}] spec.memory.size is ${size}; a VirtualMachine may have at most 1024Gi of memory. Set spec.memory.size to 1024Gi or less`,
+      ], size);
+    }
+  });
+
+  test("the limits are parameters an operator can tighten", () => {
+    const tight = { maxCores: 64, maxMemory: "256Gi" };
+    assert.deepEqual(run({ object: vm(64, "256Gi"), params: tight }).denials, []);
+    assert.deepEqual(run({ object: vm(72, "257Gi"), params: tight }).denials, [
+      `[${POLICY}] spec.cpu.cores is 72; a VirtualMachine may have at most 64 cores. Set spec.cpu.cores to 64 or fewer`,
+      `[${POLICY}] spec.memory.size is 257Gi; a VirtualMachine may have at most 256Gi of memory. Set spec.memory.size to 256Gi or less`,
+    ]);
+    const topology = { socketTopology: [{ minCores: 1, maxCores: 8, sockets: 1 }, { minCores: 9, maxCores: 248, sockets: 4 }] };
+    assert.deepEqual(run({ object: vm(12, "8Gi"), params: topology }).denials, []);
+    assert.deepEqual(run({ object: vm(10, "8Gi"), params: topology }).denials, [
+      `[${POLICY}] spec.cpu.cores is 10; between 9 and 248 cores the count must be a multiple of 4 (the cores are split evenly across 4 sockets). Use 8 or 12 cores`,
+    ]);
   });
 });

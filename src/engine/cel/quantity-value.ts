@@ -48,10 +48,10 @@ function fromDouble(d: number): bigint | Error {
 }
 
 /**
- * `quantityValue(x)` and `quantityValue(x, fallback)`: the integer value of a quantity given as a
- * string (`"2Gi"`) or as a JSON number, as Kubernetes' `Quantity.Value()` computes it. The
- * one-argument form fails on text that is not a quantity, like `quantity()`; the two-argument form
- * returns `fallback` instead, so a policy can guard a field and read it in one cheap call.
+ * `quantityValue(x)`: the integer value of a quantity given as a string (`"2Gi"`) or as a JSON
+ * number, as Kubernetes' `Quantity.Value()` computes it. Text that is not a quantity, and values
+ * beyond int64, are errors, never a default: a policy that reads a size it cannot measure must
+ * say so (check `isQuantity(s)` and compare with `quantity(s)`, which is exact at any size, first).
  *
  * Not in Kubernetes' CEL library: `quantity(x).asInteger()` does the same for integral quantities
  * but costs several times more per call, and sizing rules read several quantities per request.
@@ -60,13 +60,4 @@ export const quantityValueFunctions: readonly CelFunc[] = [
   celFunc("quantityValue", [STRING], INT, (s) => orThrow(valueOf(s))),
   celFunc("quantityValue", [INT], INT, (n) => n),
   celFunc("quantityValue", [DOUBLE], INT, (d) => orThrow(fromDouble(d))),
-  celFunc("quantityValue", [STRING, INT], INT, (s, fallback) => {
-    const v = valueOf(s);
-    return v instanceof Error ? fallback : v;
-  }),
-  celFunc("quantityValue", [INT, INT], INT, (n) => n),
-  celFunc("quantityValue", [DOUBLE, INT], INT, (d, fallback) => {
-    const v = fromDouble(d);
-    return v instanceof Error ? fallback : v;
-  }),
 ];

@@ -36,7 +36,8 @@ export function parseQuantity(text: string): QuantityValue {
   if (suffix in BINARY) {
     num *= BINARY[suffix] as bigint;
   } else {
-    const exp = suffix.startsWith("e") || suffix.startsWith("E") ? Number(suffix.slice(1)) : (DECIMAL[suffix] as number);
+    // "E" alone is the exa suffix; only "E" followed by digits is an exponent.
+    const exp = suffix.length > 1 && (suffix[0] === "e" || suffix[0] === "E") ? Number(suffix.slice(1)) : (DECIMAL[suffix] as number);
     if (Math.abs(exp) > 1000) throw new Error(`quantity exponent out of range: "${text}"`);
     scale -= exp;
   }
