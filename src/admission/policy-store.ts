@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import { precompiledExpressions } from "../policy-files/cel-cache.js";
 import { bindParameters, loadPolicySet, type BoundParameters, type ClusterContext, type JsonValue, type PolicySet, type PolicySource } from "../engine/index.js";
-import { readPolicySources } from "../policy-files/policy-dir.js";
+import { policyLoadOptions, readPolicySources } from "../policy-files/policy-dir.js";
 import type { ContextProvider } from "../cluster/context-provider.js";
 import type { Logger } from "./logger.js";
 import type { ServerMetrics } from "./metrics.js";
@@ -68,7 +67,7 @@ export class PolicyStore {
   }
 
   private static async build(opts: PolicyStoreOptions, sources: PolicySource[], generation: number): Promise<ServingSet> {
-    const set = loadPolicySet(sources, { parsed: precompiledExpressions() });
+    const set = loadPolicySet(sources, policyLoadOptions());
     const params = bindParameters(set, opts.params);
     const context = await opts.context.activate(set);
     return { set, params, context, generation, hash: set.hash, loadedAt: new Date(), digest: digestOf(sources) };

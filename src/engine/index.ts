@@ -1,6 +1,7 @@
 // The engine's public surface: load and compile policies, bind parameters, evaluate a request.
 export { loadPolicySet, targetKey, type LoadOptions, type PolicySource } from "./load.js";
 export type { ParsedExpressionCache } from "./cel/compile.js";
+export type { KindSchema } from "./typecheck/schema.js";
 export { PolicyLoadError, formatProblem, jsonPath, type PolicyProblem } from "./errors.js";
 export { bindParameters, parseParameterFlag, ParameterError, type BoundParameters } from "./parameters.js";
 export { evaluate, matchingPolicies, type EvaluateOptions } from "./evaluate.js";

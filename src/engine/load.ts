@@ -1,10 +1,16 @@
 import { createHash } from "node:crypto";
 import { Ajv, type ErrorObject } from "ajv";
 import schema from "../../policies/policy.schema.json" with { type: "json" };
+import { parse } from "@bufbuild/cel";
+import type { ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { CelCompileError, compileExpression, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
 import { fromCel, toCel } from "./cel/value.js";
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
 import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
+import { TypeCheckError } from "./typecheck/checker.js";
+import { KindTypes, rootTypes, typeChecker, withVariable } from "./typecheck/environment.js";
+import type { KindSchema } from "./typecheck/schema.js";
+import { BOOL, describeType, DYN, isDyn, list, STRING, type CheckType } from "./typecheck/types.js";
 import { kindKeyOf, type JsonObject, type KindKey, type LookupSpec, type PolicyDocument, type TargetSpec } from "./types.js";
 
 export interface PolicySource {
@@ -28,6 +34,11 @@ export function targetKey(target: TargetSpec): KindKey {
 export interface LoadOptions {
   /** Expressions parsed ahead of time; any expression not in it is parsed here. */
   parsed?: ParsedExpressionCache;
+  /**
+   * The schemas of the kinds policies match and look up (from their CRDs). Expressions are type
+   * checked against them: a field no schema declares is a load error. Kinds without one are dyn.
+   */
+  schemas?: readonly KindSchema[];
 }
 
 export function loadPolicySet(sources: readonly PolicySource[], options: LoadOptions = {}): PolicySet {
@@ -38,7 +49,9 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
   const targets = new Map<KindKey, TargetSpec>();
   const names = new Map<string, string>();
   const interned = new Map<string, CompiledExpression>();
+  const documents: { source: PolicySource; doc: PolicyDocument }[] = [];
 
+  // Parameters are set-wide, so every document's are known before any expression is checked.
   for (const source of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
     let json: unknown;
     try {
@@ -58,11 +71,15 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
       continue;
     }
     names.set(doc.metadata.name, source.file);
-    const compiler = new DocumentCompiler(source.file, problems, interned, options.parsed);
+    mergeParameters(doc, source.file, parameters, problems);
+    documents.push({ source, doc });
+  }
+  const kinds = new KindTypes(options.schemas ?? []);
+  for (const { source, doc } of documents) {
+    const compiler = new DocumentCompiler(source.file, problems, interned, options.parsed, kinds, rootTypes(kinds.matched(doc), [...parameters.values()]));
     const policy = compiler.compile(doc);
     if (!policy) continue;
     policies.push(policy);
-    mergeParameters(doc, source.file, parameters, problems);
     for (const target of collectTargets(doc)) {
       const key = targetKey(target);
       if (!targets.has(key)) targets.set(key, target);
@@ -78,7 +95,7 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
         });
         continue;
       }
-      const expr = compiler.expression(spec.key, `spec.indexes[${i}].key`, new Set());
+      const expr = compiler.indexKey(spec.key, `spec.indexes[${i}].key`, kinds.of(spec.target));
       if (!expr || existing) continue;
       indexes.set(key, { kind: targetKey(spec.target), name: spec.name, type: spec.type, keysOf: keyExtractor(expr), source: spec.key, file: source.file });
     }
@@ -165,25 +182,86 @@ class DocumentCompiler {
     /** matchConditions by source, shared across the set so the evaluator can run each once per request. */
     private readonly conditions: Map<string, CompiledExpression>,
     private readonly parsed: ParsedExpressionCache | undefined,
+    private readonly kinds: KindTypes,
+    /** The types of the roots (object, params, variables so far, ...) in this document. */
+    private readonly scope: Map<string, CheckType>,
   ) {}
 
   private condition(source: string, path: string): CompiledExpression | undefined {
     const known = this.conditions.get(source);
-    if (known) return known;
-    const expr = this.expression(source, path, new Set());
+    // Shared across policies, but each policy's object type may differ: check it here too.
+    if (known) return this.typeOf(known.source, path, BOOL) && known;
+    const expr = this.expression(source, path, new Set(), BOOL);
     if (expr) this.conditions.set(source, expr);
     return expr;
   }
 
-  expression(source: string, path: string, variables: ReadonlySet<string>): CompiledExpression | undefined {
+  /** Compiles an expression and checks its type against the schemas; `expected` is what its result must be. */
+  expression(source: string, path: string, variables: ReadonlySet<string>, expected: CheckType = DYN): CompiledExpression | undefined {
+    const parsed = this.parse(source);
+    // Checked before compiling, which rewrites the tree; compile errors, the plainer ones, win.
+    const checked = this.check(parsed, source, expected);
+    let compiled: CompiledExpression;
     try {
-      return compileExpression(source, { variables, parsed: this.parsed });
+      compiled = compileExpression(source, { variables, parsed: parsed && { get: () => parsed } });
     } catch (err) {
       if (!(err instanceof CelCompileError)) throw err;
-      this.failed = true;
-      this.problems.push({ file: this.file, path, message: `${err.message} in ${JSON.stringify(source)}` });
+      return this.fail(path, `${err.message} in ${JSON.stringify(source)}`);
+    }
+    if (typeof checked === "string") return this.fail(path, checked);
+    this.lastType = checked;
+    return compiled;
+  }
+
+  /** An index's key expression, where `object` is an object of the indexed kind. */
+  indexKey(source: string, path: string, object: CheckType): CompiledExpression | undefined {
+    const policyObject = this.scope.get("object") ?? DYN;
+    this.scope.set("object", object);
+    try {
+      return this.expression(source, path, new Set());
+    } finally {
+      this.scope.set("object", policyObject);
+    }
+  }
+
+  /** The type of the expression compiled last, for the variable it defines. */
+  private lastType: CheckType = DYN;
+
+  private typeOf(source: string, path: string, expected: CheckType): CheckType | undefined {
+    const checked = this.check(this.parse(source), source, expected);
+    return typeof checked === "string" ? this.fail(path, checked) : checked;
+  }
+
+  /** The expression's type, or the problem with it. */
+  private check(parsed: ParsedExpr | undefined, source: string, expected: CheckType): CheckType | string {
+    if (!parsed?.expr) return DYN;
+    try {
+      const t = typeChecker.check(parsed.expr, this.scope);
+      if (!isDyn(expected) && !isDyn(t) && describeType(t) !== describeType(expected)) {
+        return `must evaluate to ${describeType(expected)}, but ${JSON.stringify(source)} has type ${describeType(t)}`;
+      }
+      return t;
+    } catch (err) {
+      if (!(err instanceof TypeCheckError)) throw err;
+      return `${err.message} in ${JSON.stringify(source)}`;
+    }
+  }
+
+  /** A fresh tree (compilation rewrites the one it gets); undefined on a syntax error, which compilation reports. */
+  private parse(source: string): ParsedExpr | undefined {
+    const cached = this.parsed?.get(source);
+    if (cached) return cached;
+    try {
+      return parse(source);
+    } catch {
       return undefined;
     }
+  }
+
+  private fail(path: string, message: string): undefined {
+    this.failed = true;
+    this.problems.push({ file: this.file, path, message });
+    return undefined;
   }
 
   compile(doc: PolicyDocument): CompiledPolicy | undefined {
@@ -204,10 +282,11 @@ class DocumentCompiler {
       const compiled = v.lookup ? this.lookup(v.name, v.lookup, `${path}.lookup`, declared) : this.plain(v.name, v.expression ?? "", `${path}.expression`, declared);
       if (compiled) variables.push(compiled);
       declared.add(v.name);
+      withVariable(this.scope, v.name, !compiled ? DYN : v.lookup ? this.lookupType(v.lookup) : this.lastType);
     }
     const validations = spec.validations.map((v, i) => ({
-      expr: this.expression(v.expression, `spec.validations[${i}].expression`, declared),
-      messageExpr: v.messageExpression ? this.expression(v.messageExpression, `spec.validations[${i}].messageExpression`, declared) : undefined,
+      expr: this.expression(v.expression, `spec.validations[${i}].expression`, declared, BOOL),
+      messageExpr: v.messageExpression ? this.expression(v.messageExpression, `spec.validations[${i}].messageExpression`, declared, STRING) : undefined,
       action: v.action,
       message: v.message,
       reason: v.reason,
@@ -235,11 +314,11 @@ class DocumentCompiler {
   private lookup(name: string, spec: LookupSpec, path: string, declared: ReadonlySet<string>): CompiledVariable | undefined {
     const kind = targetKey(spec.target);
     if (spec.get) {
-      const objectName = this.expression(spec.get.name, `${path}.get.name`, declared);
-      const namespace = spec.get.namespace ? this.expression(spec.get.namespace, `${path}.get.namespace`, declared) : undefined;
+      const objectName = this.expression(spec.get.name, `${path}.get.name`, declared, STRING);
+      const namespace = spec.get.namespace ? this.expression(spec.get.namespace, `${path}.get.namespace`, declared, STRING) : undefined;
       const onMissing = spec.onMissing ?? "Null";
       const messageExpr =
-        onMissing !== "Null" && onMissing.messageExpression ? this.expression(onMissing.messageExpression, `${path}.onMissing.messageExpression`, declared) : undefined;
+        onMissing !== "Null" && onMissing.messageExpression ? this.expression(onMissing.messageExpression, `${path}.onMissing.messageExpression`, declared, STRING) : undefined;
       if (!objectName) return undefined;
       return { name, type: "get", kind, namespaced: spec.target.namespaced ?? false, objectName, namespace, onMissing: onMissing === "Null" ? onMissing : { ...onMissing, messageExpr } };
     }
@@ -248,6 +327,11 @@ class DocumentCompiler {
     const within = q.within ? this.expression(q.within, `${path}.ipQuery.within`, declared) : undefined;
     const outside = q.outside ? this.expression(q.outside, `${path}.ipQuery.outside`, declared) : undefined;
     return { name, type: "ipQuery", kind, index: q.index, within, outside, limit: q.limit };
+  }
+
+  private lookupType(spec: LookupSpec): CheckType {
+    const t = this.kinds.of(spec.target);
+    return spec.get ? t : list(t);
   }
 }
 

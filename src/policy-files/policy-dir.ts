@@ -2,7 +2,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { precompiledExpressions } from "./cel-cache.js";
-import { loadPolicySet, PolicyLoadError, type PolicySet, type PolicySource } from "../engine/index.js";
+import { loadPolicySet, PolicyLoadError, type LoadOptions, type PolicySet, type PolicySource } from "../engine/index.js";
+import { readKindSchemas } from "../schema/kind-schemas.js";
 
 /** The policy set shipped with virtguard. */
 export const SHIPPED_POLICIES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "policies");
@@ -28,6 +29,11 @@ export function readPolicySources(dir: string): PolicySource[] {
   });
 }
 
+/** What every command loads policies with: the build-time CEL cache, and the CRD schemas expressions are type checked against. */
+export function policyLoadOptions(): LoadOptions {
+  return { parsed: precompiledExpressions(), schemas: readKindSchemas() };
+}
+
 export function loadPolicyDir(dir: string = SHIPPED_POLICIES): PolicySet {
-  return loadPolicySet(readPolicySources(dir), { parsed: precompiledExpressions() });
+  return loadPolicySet(readPolicySources(dir), policyLoadOptions());
 }

@@ -1,11 +1,10 @@
 import { ObjectStore } from "../cluster/object-store.js";
-import { precompiledExpressions } from "../policy-files/cel-cache.js";
 import { bindParameters, evaluate, ParameterError, type Finding, type JsonObject, type PolicySet, type Verdict } from "../engine/index.js";
 import { loadCrdsFor } from "../schema/crds-for.js";
 import type { CrdSchemas } from "../schema/crd-schema.js";
 import { statSync, readFileSync } from "node:fs";
 import { loadPolicySet, PolicyLoadError, type PolicySource } from "../engine/index.js";
-import { readPolicySources } from "../policy-files/policy-dir.js";
+import { policyLoadOptions, readPolicySources } from "../policy-files/policy-dir.js";
 import { requestFor } from "../apiserver/request.js";
 import { mismatches } from "./expect.js";
 import { SuiteError, type Suite, type TestCase } from "./suite.js";
@@ -26,7 +25,7 @@ export class PolicyCache {
   get(paths: readonly string[]): PolicySet {
     const key = paths.join("\0");
     let set = this.sets.get(key);
-    if (!set) this.sets.set(key, (set = loadPolicySet(paths.flatMap(sourcesOf), { parsed: precompiledExpressions() })));
+    if (!set) this.sets.set(key, (set = loadPolicySet(paths.flatMap(sourcesOf), policyLoadOptions())));
     return set;
   }
 }

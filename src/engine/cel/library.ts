@@ -154,6 +154,19 @@ const ipFuncs: CelFunc[] = [
   celMethod("overlaps", CIDR, [STRING], BOOL, function (c) {
     return net.cidrsOverlap(cidrOf(this), cidrs.get(c));
   }),
+  // Not in Kubernetes' library: overlaps within a list in n·log n, where .overlaps() pairwise is quadratic.
+  celFunc("cidr.overlappingPairs", [listType(STRING)], listType(listType(STRING)), (list) => {
+    const parsed: { range: net.CIDRValue; item: string }[] = [];
+    for (const item of list) {
+      if (typeof item !== "string") continue;
+      try {
+        parsed.push({ range: cidrs.get(item), item });
+      } catch {
+        // Not a CIDR: policies report those on their own, with isCIDR().
+      }
+    }
+    return net.overlappingPairs(parsed).map(([a, b]) => celList([a, b]));
+  }),
   celMethod("ip", CIDR, [], IP, function () {
     return ipWrap(cidrOf(this).ip);
   }),
@@ -264,8 +277,17 @@ const listFuncs: CelFunc[] = [
     return celList(out);
   }),
   celMethod("distinct", LIST, [], LIST, function () {
+    // Strings, bools and ints by a Set (linear); other values by CEL equality, which is quadratic.
     const out: CelValue[] = [];
-    for (const v of this) if (!out.some((o) => celEquals(o, v))) out.push(v);
+    const seen = new Set<unknown>();
+    for (const v of this) {
+      if (typeof v === "string" || typeof v === "boolean" || typeof v === "bigint") {
+        if (seen.has(v)) continue;
+        seen.add(v);
+        if (typeof v === "bigint" && out.some((o) => typeof o === "number" && celEquals(o, v))) continue;
+      } else if (out.some((o) => celEquals(o, v))) continue;
+      out.push(v);
+    }
     return celList(out);
   }),
 ];

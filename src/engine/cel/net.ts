@@ -123,3 +123,35 @@ export function isGlobalUnicast(ip: IPValue): boolean {
   }
   return ip.value >> 120n !== 0xffn; // not multicast ff00::/8
 }
+
+/**
+ * Pairs of ranges that share an address, found by sorting (n·log n, where comparing every pair
+ * is quadratic): ranges ordered by family, first address, then widest first; a range overlaps an
+ * earlier one exactly when it starts at or before the farthest end seen so far, and is paired with
+ * the range that reaches that end. So every range that overlaps any other appears in a pair (with
+ * the earlier one), though not every overlapping pair is listed. Equal ranges are a pair too.
+ */
+export function overlappingPairs<T>(items: readonly { range: CIDRValue; item: T }[]): [T, T][] {
+  const sorted = [...items].sort(
+    (a, b) => a.range.ip.family - b.range.ip.family || compareBig(a.range.start, b.range.start) || compareBig(b.range.end, a.range.end),
+  );
+  const pairs: [T, T][] = [];
+  let reach: (typeof sorted)[number] | undefined;
+  let previous: (typeof sorted)[number] | undefined;
+  for (const current of sorted) {
+    if (reach && reach.range.ip.family === current.range.ip.family && current.range.start <= reach.range.end) {
+      // An equal range sorts right after its twin: pair them, so a repeated item reads as one.
+      const twin = previous && previous.range.start === current.range.start && previous.range.end === current.range.end;
+      pairs.push([twin && previous ? previous.item : reach.item, current.item]);
+      if (current.range.end > reach.range.end) reach = current;
+    } else {
+      reach = current;
+    }
+    previous = current;
+  }
+  return pairs;
+}
+
+function compareBig(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

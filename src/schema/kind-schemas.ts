@@ -1,0 +1,50 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import type { JsonObject, KindSchema } from "../engine/index.js";
+import { DEFAULT_CRD_DIR } from "./crd-files.js";
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The schema of each served version of one CustomResourceDefinition, as the policy loader types `object` with. */
+export function kindSchemaOf(crd: JsonObject): KindSchema | undefined {
+  const spec = crd.spec;
+  if (crd.kind !== "CustomResourceDefinition" || !isObject(spec) || !isObject(spec.names)) return undefined;
+  const versions: KindSchema["versions"][number][] = [];
+  for (const v of Array.isArray(spec.versions) ? spec.versions : []) {
+    if (!isObject(v) || v.served === false || !isObject(v.schema) || !isObject(v.schema.openAPIV3Schema)) continue;
+    versions.push({ name: String(v.name), schema: v.schema.openAPIV3Schema });
+  }
+  return { group: String(spec.group), kind: String(spec.names.kind), resource: String(spec.names.plural), versions };
+}
+
+const read = new Map<string, readonly KindSchema[]>();
+
+/**
+ * Every CRD's schemas in a directory (once per process: a reload of the policies reads no CRDs).
+ * A missing or unreadable directory gives none: expressions are then checked with `object` as dyn.
+ */
+export function readKindSchemas(dir: string = DEFAULT_CRD_DIR): readonly KindSchema[] {
+  let schemas = read.get(dir);
+  if (schemas) return schemas;
+  const found: KindSchema[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    names = [];
+  }
+  for (const name of names.filter((n) => /\.(ya?ml|json)$/.test(n)).sort()) {
+    const text = readFileSync(join(dir, name), "utf8");
+    if (!/kind["']?\s*:\s*["']?CustomResourceDefinition/.test(text)) continue;
+    for (const doc of parseAllDocuments(text)) {
+      const value = doc.errors.length === 0 ? (doc.toJS() as unknown) : undefined;
+      const schema = isObject(value) ? kindSchemaOf(value) : undefined;
+      if (schema) found.push(schema);
+    }
+  }
+  read.set(dir, (schemas = found));
+  return schemas;
+}
