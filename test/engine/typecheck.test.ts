@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadPolicySet, PolicyLoadError, type JsonObject, type KindSchema } from "../../src/engine/index.js";
 import { readKindSchemas } from "../../src/schema/kind-schemas.js";
-import { loadPolicyDir } from "../../src/policy-dir.js";
+import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { policyDoc, source } from "./policy-builder.js";
 
 /** A VirtualMachine kind whose schema knows spec.cpu.cores (int), spec.memory.size (string), a free-form spec.settings and a list of networks. */

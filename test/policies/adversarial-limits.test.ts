@@ -125,7 +125,7 @@ describe("adversarial limits: vm-resource-limits", () => {
     ];
     const coreCounts = [...Array.from({ length: 300 }, (_, i) => i + 1), 2 ** 31 - 1, 1000, 100000];
     for (const [t, topo] of topologies.entries()) {
-      const params = t === 0 ? {} : { maxCores: topo.maxCores, socketTopology: topo.tiers };
+      const params: Record<string, JsonValue> = t === 0 ? {} : { maxCores: topo.maxCores, socketTopology: topo.tiers };
       for (const cores of coreCounts) {
         const j = judgeCleanly({ object: vm(cores, "1Gi"), context: [UNSIZED], params });
         const found = of("vm-resource-limits", j, /spec\.cpu\.cores/);
