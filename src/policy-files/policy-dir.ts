@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { precompiledExpressions } from "./cel-cache.js";
 import { loadPolicySet, PolicyLoadError, type LoadOptions, type PolicySet, type PolicySource } from "../engine/index.js";
-import { readKindSchemas } from "../schema/kind-schemas.js";
+import { readKindSchemas } from "./kind-schemas.js";
 
 /** The policy set shipped with virtguard. */
 export const SHIPPED_POLICIES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "policies");

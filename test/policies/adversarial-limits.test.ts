@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { JsonObject, JsonValue } from "../../src/engine/index.js";
+import { loadPolicySet, type JsonObject, type JsonValue, type PolicySet } from "../../src/engine/index.js";
+import { policyLoadOptions, readPolicySources, SHIPPED_POLICIES } from "../../src/policy-files/policy-dir.js";
 import { fixture } from "../support/fixtures.js";
-import { judgeCleanly, type Judgement } from "../support/judge.js";
+import { judgeCleanly as judgeWith, type Judgement, type JudgeOptions } from "../support/judge.js";
 
 /*
  * Every limit of the shipped set, attacked: generated inputs around and beyond each boundary, in
@@ -88,6 +89,13 @@ function vm(cores: number, size: string, extra: JsonObject = {}): JsonObject {
 }
 
 const UNSIZED = { apiVersion: "virtualization.deckhouse.io/v1alpha3", kind: "VirtualMachineClass", metadata: { name: "target" }, spec: { cpu: { type: "Host" } } };
+
+/** The shipped policies under attack, loaded alone: thousands of cases run fast without the rest of the set. */
+const attacked: PolicySet = loadPolicySet(
+  readPolicySources(SHIPPED_POLICIES).filter((s) => /(vm-resource-limits|vm-class-sizing|moduleconfig-cidrs)\.json$/.test(s.file)),
+  policyLoadOptions(),
+);
+const judgeCleanly = (opts: JudgeOptions) => judgeWith({ policies: attacked, ...opts });
 
 function of(policy: string, j: Judgement, pattern: RegExp): string[] {
   return j.denials.filter((d) => d.startsWith(`[${policy}] `) && pattern.test(d));

@@ -1,8 +1,11 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import type { JsonObject, KindSchema } from "../engine/index.js";
-import { DEFAULT_CRD_DIR } from "./crd-files.js";
+
+/** The DVP CRDs vendored beside the shipped policies (policies/crds/), from dist/src/policy-files/. */
+export const SHIPPED_CRDS = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "policies", "crds");
 
 function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -26,7 +29,7 @@ const read = new Map<string, readonly KindSchema[]>();
  * Every CRD's schemas in a directory (once per process: a reload of the policies reads no CRDs).
  * A missing or unreadable directory gives none: expressions are then checked with `object` as dyn.
  */
-export function readKindSchemas(dir: string = DEFAULT_CRD_DIR): readonly KindSchema[] {
+export function readKindSchemas(dir: string = SHIPPED_CRDS): readonly KindSchema[] {
   let schemas = read.get(dir);
   if (schemas) return schemas;
   const found: KindSchema[] = [];
