@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue } from "../engine/index.js";
+import { kindKeyOf, type JsonObject, type JsonValue } from "../engine/index.js";
 import type { CrdSchemas, SchemaProblem } from "../schema/crd-schema.js";
 import type { PlannedItem } from "./plan.js";
 
@@ -16,30 +16,73 @@ export interface Stored {
 
 /**
  * Emulates what the API server does to a manifest before validating admission, so that a check in
- * CI sees what the webhook would see in the cluster:
- * - validation against the CRD's openAPIV3Schema (`problems`);
+ * CI sees what the webhook would see in the cluster, in the API server's order:
+ * - nulls the schema does not allow are dropped (`settings:` left empty, Helm's rendered nulls);
  * - the schema's defaults;
+ * - `mutate`: the platform's mutating admission (its defaults, see platform-defaults.ts);
+ * - validation against the CRD's openAPIV3Schema (`problems`);
  * - `metadata.generation`: 1 on CREATE; on UPDATE the old one, plus 1 when anything outside metadata
  *   and status changed (manifests in git carry no generation, and policies compare them).
  */
-export function asStored(item: PlannedItem, schemas: CrdSchemas | undefined): Stored {
+export function asStored(item: PlannedItem, schemas: CrdSchemas | undefined, mutate: (object: JsonObject) => JsonObject = (o) => o): Stored {
   const known = schemas?.knows(item.subject.object) ?? false;
-  const store = (o: JsonObject): JsonObject => (schemas && schemas.knows(o) ? schemas.withDefaults(o) : o);
   if (item.operation === "DELETE") {
-    return { object: null, oldObject: withGeneration(store(item.subject.object), 1), problems: [], schemaKnown: known };
+    return { object: null, oldObject: asStoredObject(item.subject.object, schemas), problems: [], schemaKnown: known };
   }
-  const problems = (known && schemas?.validate(item.subject.object)) || [];
-  const object = store(item.subject.object);
+  const object = mutate(decoded(item.subject.object, schemas));
+  const problems = (known && schemas?.validate(object)) || [];
   if (item.operation === "CREATE" || !item.previous) return { object: withGeneration(object, 1), oldObject: null, problems, schemaKnown: known };
-  const oldObject = withGeneration(store(item.previous.object), 1);
+  const oldObject = asStoredObject(item.previous.object, schemas);
   const oldGeneration = generationOf(oldObject) ?? 1;
   const next = sameOutsideMetadataAndStatus(object, oldObject) ? oldGeneration : oldGeneration + 1;
   return { object: withGeneration(object, next), oldObject, problems, schemaKnown: known };
 }
 
-/** A previous object as the cluster stores it (defaults, a generation), for context. */
+/** A previous object as the cluster stores it (nulls pruned, defaults, a generation), for context. */
 export function asStoredObject(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
-  return withGeneration(schemas && schemas.knows(object) ? schemas.withDefaults(object) : object, 1);
+  return withGeneration(decoded(object, schemas), 1);
+}
+
+/** The object as the API server decodes it: nulls its schema does not allow pruned, then defaults. */
+function decoded(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
+  return schemas && schemas.knows(object) ? schemas.withDefaults(schemas.pruneNulls(object)) : object;
+}
+
+/** Built-in kinds without a namespace (CRDs say so themselves, in spec.scope). */
+const CLUSTER_SCOPED_BUILTINS = new Set([
+  "/Namespace",
+  "/Node",
+  "/PersistentVolume",
+  "/ComponentStatus",
+  "rbac.authorization.k8s.io/ClusterRole",
+  "rbac.authorization.k8s.io/ClusterRoleBinding",
+  "storage.k8s.io/StorageClass",
+  "storage.k8s.io/CSIDriver",
+  "storage.k8s.io/CSINode",
+  "storage.k8s.io/VolumeAttachment",
+  "apiextensions.k8s.io/CustomResourceDefinition",
+  "admissionregistration.k8s.io/ValidatingWebhookConfiguration",
+  "admissionregistration.k8s.io/MutatingWebhookConfiguration",
+  "admissionregistration.k8s.io/ValidatingAdmissionPolicy",
+  "admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding",
+  "apiregistration.k8s.io/APIService",
+  "scheduling.k8s.io/PriorityClass",
+  "node.k8s.io/RuntimeClass",
+  "networking.k8s.io/IngressClass",
+  "certificates.k8s.io/CertificateSigningRequest",
+]);
+
+/**
+ * The object without `metadata.namespace` when its kind is cluster-scoped, as the API server
+ * clears it (kustomize's `namespace:` sets one on every object, classes included).
+ */
+export function withClusterScope(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
+  const m = object.metadata;
+  if (!m || typeof m !== "object" || Array.isArray(m) || m.namespace === undefined) return object;
+  if (!schemas?.isClusterScoped(object) && !CLUSTER_SCOPED_BUILTINS.has(kindKeyOf(String(object.apiVersion ?? ""), String(object.kind ?? "")))) return object;
+  const metadata = { ...m };
+  delete metadata.namespace;
+  return { ...object, metadata };
 }
 
 function generationOf(object: JsonObject): number | undefined {

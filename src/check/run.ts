@@ -7,19 +7,24 @@ import {
   matchingPolicies,
   parseParameterFlag,
   type BoundParameters,
+  type Finding,
   type JsonObject,
   type JsonValue,
+  type KindKey,
   type PolicySet,
 } from "../engine/index.js";
 import { loadPolicyDir } from "../policy-files/policy-dir.js";
-import { asStored, asStoredObject, type Stored } from "./apiserver.js";
+import { asStored, asStoredObject, withClusterScope, type Stored } from "./apiserver.js";
+import { withPlatformDefaults } from "./platform-defaults.js";
+import { RejectedObjects } from "./rejected.js";
+import { loadPlatform, type Platform } from "../policy-files/platform.js";
 import { covers, loadCrdsFor, scannedObjects, scanTypes, type LoadedCrds } from "../schema/crds-for.js";
 import { parseManifests } from "./fast-yaml.js";
 import { readInputFiles, throwIfAny, type InputFile } from "./inputs.js";
-import type { SkippedDocument } from "../cluster/files.js";
+import { readObjectsFile, type ParsedObject, type SkippedDocument } from "../cluster/files.js";
 import { startParse } from "./parse-parallel.js";
 import { FieldLocator, leadingFieldPath } from "./locate.js";
-import { planOperations, type PlannedItem } from "./plan.js";
+import { displayName, planOperations, type PlannedItem } from "./plan.js";
 import { Profile } from "./profile.js";
 import { SCHEMA_POLICY, statusOf, summarize, type CheckReport, type ObjectResult, type ReportFinding } from "./report.js";
 import { requestFor } from "../apiserver/request.js";
@@ -72,7 +77,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
     parsing.cancel();
     throw err;
   }
-  const { set, params, store, scan } = prepared;
+  const { set, params, store, scan, platform } = prepared;
   let crds = prepared.crds;
 
   const [currentParse, previousParse] = parsing.parallel ? await profile.phaseAsync("parse-wait", () => parsing.result) : await parsing.result;
@@ -86,20 +91,30 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   // Schemas compiled from the scan serve unless it missed a type (then compile exactly what is there).
   if (!scan || (crds && !covers(scan, all))) crds = profile.phase("crds", () => loadSchemas(opts, all, log));
 
-  const plan = planOperations(current, previous, opts.deletions ?? false);
+  // The API server drops the namespace of cluster-scoped objects before anything else sees them.
+  const scoped = (list: readonly ParsedObject[]) => list.map((p) => ({ ...p, object: withClusterScope(p.object, crds?.schemas) }));
+  const plan = planOperations(scoped(current), previous && scoped(previous), opts.deletions ?? false);
   for (const note of plan.notes) log(`note: ${note}`);
 
-  const stored = profile.phase("schema", () => plan.items.map((item) => asStored(item, crds?.schemas)));
+  const mutate = platformDefaulting(platform, store, plan.items);
+  const stored = profile.phase("schema", () => plan.items.map((item) => asStored(item, crds?.schemas, mutate)));
 
+  const rejected = new RejectedObjects();
   profile.phase("context", () => {
     // The cluster after the change: previous objects, replaced by the new manifests, less deletions.
+    // A manifest its schema rejects never gets there: the previous version (if any) stays.
     for (const [i, item] of plan.items.entries()) if (item.operation === "UPDATE") upsertNamed(store, stored[i]?.oldObject);
     for (const old of plan.untouched) upsertNamed(store, asStoredObject(old.object, crds?.schemas));
-    for (const [i, item] of plan.items.entries()) if (item.operation !== "DELETE") upsertNamed(store, stored[i]?.object);
+    for (const [i, item] of plan.items.entries()) {
+      const s = stored[i];
+      if (item.operation === "DELETE" || !s?.object) continue;
+      if (s.problems.length === 0) upsertNamed(store, s.object);
+      else rejected.add(s.object, `${displayName(item.identity)} (${item.subject.file}:${item.subject.line})`);
+    }
   });
 
   const objects = profile.phase("evaluate", () =>
-    plan.items.map((item, i) => judge(item, stored[i] as Stored, i, { set, params, store, resources: crds?.resources, evalTimeoutMs: opts.evalTimeoutMs ?? 2000 })),
+    plan.items.map((item, i) => judge(item, stored[i] as Stored, i, { set, params, store, rejected, resources: crds?.resources, evalTimeoutMs: opts.evalTimeoutMs ?? 2000 })),
   );
 
   profile.phase("locate", () => {
@@ -131,18 +146,49 @@ function prepare(opts: CheckOptions, scanned: InputFile[] | undefined, profile: 
   const scan = scanned && opts.crds ? profile.phase("scan", () => scanTypes(scanned.map((f) => f.text))) : undefined;
   const set = profile.phase("policies", () => loadPolicyDir(opts.policies));
   const params = bindFlags(set, opts.params ?? []);
-  const store = profile.phase("context", () => loadContext(opts, set, log));
+  const platform = loadPlatform(opts.policies);
+  const store = profile.phase("context", () => loadContext(opts, set, platform, log));
   log(`${fmt(set.policies.length)} policies from ${opts.policies}`);
   const crds = scan ? profile.phase("crds", () => loadSchemas(opts, scannedObjects(scan), log)) : undefined;
-  return { set, params, store, scan, crds };
+  return { set, params, store, scan, crds, platform };
+}
+
+/**
+ * The platform's mutating defaults, looking up what the cluster would hold once the manifests are
+ * applied: the context (platform objects included) and the manifests themselves, which win.
+ */
+function platformDefaulting(platform: Platform, store: ObjectStore, items: readonly PlannedItem[]): ((object: JsonObject) => JsonObject) | undefined {
+  if (platform.defaults.length === 0) return undefined;
+  const lists = new Map<KindKey, JsonObject[]>();
+  const list = (kind: KindKey): readonly JsonObject[] => {
+    let objects = lists.get(kind);
+    if (!objects) {
+      const byName = new Map<string, JsonObject>();
+      for (const o of store.list(kind)) byName.set(keyOf(o), o);
+      for (const item of items) {
+        if (item.operation === "DELETE" || ObjectStore.keyOf(item.subject.object) !== kind) continue;
+        byName.set(keyOf(item.subject.object), item.subject.object);
+      }
+      lists.set(kind, (objects = [...byName.values()]));
+    }
+    return objects;
+  };
+  return (object) => withPlatformDefaults(object, platform.defaults, list);
+}
+
+function keyOf(object: JsonObject): string {
+  const { name, namespace } = nameOf(object);
+  return `${namespace}/${name}`;
 }
 
 /**
  * Context files, parsed as fast as the manifests (a cluster dump can hold 50,000 leases), and
  * like them files or directories.
  */
-function loadContext(opts: CheckOptions, set: PolicySet, log: (line: string) => void): ObjectStore {
+function loadContext(opts: CheckOptions, set: PolicySet, platform: Platform, log: (line: string) => void): ObjectStore {
   const store = new ObjectStore(set.indexes);
+  // What the platform creates at install is there unless the context says otherwise.
+  for (const file of platform.objectFiles) for (const { object } of readObjectsFile(file)) store.upsert(object);
   const skipped: SkippedDocument[] = [];
   for (const f of readInputFiles(opts.context ?? [], { readStdin: opts.readStdin })) {
     for (const { object } of parseManifests(f.text, f.file, skipped)) store.upsert(object);
@@ -211,6 +257,7 @@ interface Judge {
   set: PolicySet;
   params: BoundParameters;
   store: ObjectStore;
+  rejected: RejectedObjects;
   resources: ReadonlyMap<string, string> | undefined;
   evalTimeoutMs: number;
 }
@@ -231,11 +278,22 @@ function judge(item: PlannedItem, stored: Stored, index: number, ctx: Judge): Ob
   if (stored.problems.length === 0) {
     const request = requestFor({ uid: `virtguard-check-${index + 1}`, operation: item.operation, object: stored.object, oldObject: stored.oldObject }, ctx.set, ctx.resources);
     if (matchingPolicies(ctx.set, request).length > 0) {
-      const verdict = asDuringAdmission(ctx.store, stored, () => evaluate(ctx.set, request, { context: ctx.store, params: ctx.params, budget: requestBudget(ctx.evalTimeoutMs) }));
+      const consulted = new Set<string>();
+      const context = ctx.rejected.size > 0 ? ctx.rejected.watching(ctx.store, consulted) : ctx.store;
+      const verdict = asDuringAdmission(ctx.store, stored, () => evaluate(ctx.set, request, { context, params: ctx.params, budget: requestBudget(ctx.evalTimeoutMs) }));
       policies.push(...verdict.matched);
+      // A finding owed to a manifest the API server refuses (it would not be there with the
+      // manifest accepted) says so: the fix is that manifest, not this one.
+      let owed = (_f: Finding) => false;
+      if (consulted.size > 0) {
+        const accepted = ctx.rejected.asIfAccepted(ctx.store, () => asDuringAdmission(ctx.store, stored, () => evaluate(ctx.set, request, { context: ctx.store, params: ctx.params, budget: requestBudget(ctx.evalTimeoutMs) })));
+        const still = new Set([...accepted.denials, ...accepted.warnings, ...accepted.audits].map((f) => `${f.policy}\0${f.message}`));
+        owed = (f) => !still.has(`${f.policy}\0${f.message}`);
+      }
+      const because = ` (the cluster would not have ${[...consulted].join(", ")}: denied by ${consulted.size === 1 ? "its schema" : "their schemas"})`;
       for (const f of [...verdict.denials, ...verdict.warnings, ...verdict.audits]) {
         if (!policies.includes(f.policy)) policies.push(f.policy);
-        const finding: ReportFinding = { action: f.action, policy: f.policy, message: f.message, ...at };
+        const finding: ReportFinding = { action: f.action, policy: f.policy, message: owed(f) ? f.message + because : f.message, ...at };
         if (f.reason) finding.reason = f.reason;
         findings.push(finding);
       }

@@ -28,7 +28,10 @@ function isObject(v: unknown): v is Schema {
  */
 export class CrdSchemas {
   private readonly versions = new Map<string, VersionSchema>();
+  /** The openAPIV3Schema as written, by the same key: nulls are pruned by its `nullable`. */
+  private readonly structural = new Map<string, Schema>();
   private readonly kinds = new Set<string>();
+  private readonly clusterScoped = new Set<string>();
   private readonly moduleSettings = new Map<string, VersionSchema>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, useDefaults: true });
 
@@ -44,6 +47,8 @@ export class CrdSchemas {
         if (!isObject(schema)) continue;
         const key = `${String(spec.group)}/${String(v.name)}/${String(names.kind)}`;
         this.kinds.add(`${String(spec.group)}/${String(names.kind)}`);
+        if (spec.scope === "Cluster") this.clusterScoped.add(`${String(spec.group)}/${String(names.kind)}`);
+        this.structural.set(key, schema);
         this.versions.set(key, ajv.compile(convert(schema, true, true) as AnySchema));
       }
     }
@@ -63,10 +68,35 @@ export class CrdSchemas {
     return typeof name === "string" ? this.moduleSettings.get(name) : undefined;
   }
 
-  private lookup(object: JsonObject): VersionSchema | undefined {
+  private key(object: JsonObject): string {
     const apiVersion = String(object.apiVersion ?? "");
     const slash = apiVersion.lastIndexOf("/");
-    return this.versions.get(`${apiVersion.slice(0, slash)}/${apiVersion.slice(slash + 1)}/${String(object.kind)}`);
+    return `${apiVersion.slice(0, slash)}/${apiVersion.slice(slash + 1)}/${String(object.kind)}`;
+  }
+
+  private lookup(object: JsonObject): VersionSchema | undefined {
+    return this.versions.get(this.key(object));
+  }
+
+  /** Whether a CRD makes this object's kind cluster-scoped. */
+  isClusterScoped(object: JsonObject): boolean {
+    const apiVersion = String(object.apiVersion ?? "");
+    return this.clusterScoped.has(`${apiVersion.slice(0, Math.max(0, apiVersion.lastIndexOf("/")))}/${String(object.kind)}`);
+  }
+
+  /**
+   * A copy without the nulls the schema does not allow (no `nullable: true`), as the API server
+   * drops them before defaulting: `settings:` left empty, or a Helm value rendered as null, is
+   * then absent (or defaulted) rather than "must be object".
+   */
+  pruneNulls(object: JsonObject): JsonObject {
+    const schema = this.structural.get(this.key(object));
+    if (!schema) return object;
+    const copy = structuredClone(object);
+    pruneNulls(copy, schema);
+    // ObjectMeta is the API server's own: a null label or annotation map is no map at all.
+    if (isObject(copy.metadata)) for (const [k, v] of Object.entries(copy.metadata)) if (v === null) delete copy.metadata[k];
+    return copy;
   }
 
   /** Whether a CRD describes this object's group and kind (at any version). */
@@ -99,6 +129,22 @@ export class CrdSchemas {
     const settings = (copy.spec as { settings?: unknown } | undefined)?.settings;
     if (settings !== undefined) this.settingsSchema(copy)?.(settings);
     return copy;
+  }
+}
+
+function pruneNulls(value: JsonValue, schema: Schema): void {
+  if (Array.isArray(value)) {
+    if (isObject(schema.items)) for (const item of value) pruneNulls(item, schema.items);
+    return;
+  }
+  if (!isObject(value)) return;
+  const properties = isObject(schema.properties) ? schema.properties : undefined;
+  const additional = isObject(schema.additionalProperties) ? schema.additionalProperties : undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const childSchema = properties?.[key] ?? additional;
+    if (!isObject(childSchema)) continue;
+    if (child === null && childSchema.nullable !== true) delete value[key];
+    else pruneNulls(child, childSchema);
   }
 }
 
