@@ -3,6 +3,7 @@ import { BudgetExceededError, UNLIMITED, type EvaluationBudget } from "./budget.
 import type { Bindings, CompiledExpression } from "./cel/compile.js";
 import { withBudget } from "./cel/metering.js";
 import { fromCel, toCel, toCelCached } from "./cel/value.js";
+import { embeddedRequest, mergeEmbedded } from "./embedded.js";
 import { labelsOf, objectSelectorMatches, rulesMatch, selectorMatches } from "./match.js";
 import { singleLine } from "./message.js";
 import type { BoundParameters } from "./parameters.js";
@@ -19,6 +20,9 @@ export interface EvaluateOptions {
    */
   budget?: EvaluationBudget;
 }
+
+/** Marks the uid of a request for an embedded object. */
+const EMBEDDED = "/embedded";
 
 const matchCache = new WeakMap<PolicySet, Map<string, readonly CompiledPolicy[]>>();
 
@@ -61,6 +65,11 @@ export function evaluate(set: PolicySet, request: AdmissionRequest, options: Eva
       try {
         if (!objectSelectorMatches(policy, request) || !namespaceMatches(policy, request, options.context)) continue;
         new PolicyRun(policy, request, base, options.context, verdict, conditions, budget).run();
+        if (policy.judgeEmbedded && verdict.matched.at(-1) === policy.name) {
+          const embedded = embeddedRequest(request, policy.judgeEmbedded);
+          // The embedded kind's own policies; one level deep, as a template holds no further templates.
+          if (embedded && !request.uid.endsWith(EMBEDDED)) mergeEmbedded(verdict, evaluate(set, { ...embedded, uid: request.uid + EMBEDDED }, options), policy.judgeEmbedded.path);
+        }
       } catch (err) {
         if (!(err instanceof BudgetExceededError)) throw err;
         // The policy itself reported the trip (it knows which validation was running).

@@ -303,6 +303,7 @@ class DocumentCompiler {
       matchConditions: matchConditions.map((c) => ({ name: c.name, expr: c.expr as CompiledExpression })),
       variables,
       validations: validations.map((v) => ({ ...v, expr: v.expr as CompiledExpression })),
+      ...(spec.judgeEmbedded ? { judgeEmbedded: spec.judgeEmbedded } : {}),
     };
   }
 

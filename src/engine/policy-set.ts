@@ -1,5 +1,5 @@
 import type { CompiledExpression } from "./cel/compile.js";
-import type { JsonObject, JsonValue, KindKey, LabelSelector, OnMissingSpec, ResourceRule, TargetSpec } from "./types.js";
+import type { EmbeddedSpec, JsonObject, JsonValue, KindKey, LabelSelector, OnMissingSpec, ResourceRule, TargetSpec } from "./types.js";
 
 export type CompiledVariable =
   | { name: string; type: "expression"; expr: CompiledExpression }
@@ -43,6 +43,7 @@ export interface CompiledPolicy {
   matchConditions: { name: string; expr: CompiledExpression }[];
   variables: CompiledVariable[];
   validations: CompiledValidation[];
+  judgeEmbedded?: EmbeddedSpec;
 }
 
 export interface ParameterDeclaration {

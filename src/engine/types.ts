@@ -54,7 +54,16 @@ export interface PolicyDocument {
     indexes?: { name: string; target: TargetSpec; type: "ip"; key: string }[];
     variables?: { name: string; expression?: string; lookup?: LookupSpec }[];
     validations: { expression: string; message?: string; messageExpression?: string; action: Action; reason?: string }[];
+    judgeEmbedded?: EmbeddedSpec;
   };
+}
+
+/** An object the matched one embeds (a pool's template), judged by the policies of its own kind. */
+export interface EmbeddedSpec {
+  /** Dotted path of the template: an object with optional `metadata` (labels, annotations) and `spec`. */
+  path: string;
+  /** What the parent's controller creates from it. */
+  as: { apiVersion: string; kind: string; resource: string };
 }
 
 // ---- Requests: the parts of admission.k8s.io/v1 AdmissionRequest the engine reads. ----
