@@ -214,20 +214,6 @@ function addKubernetesKeywords(ajv: Ajv): void {
   });
 }
 
-/**
- * A CRD pattern as a JavaScript regular expression: Go's named groups `(?P<name>…)` become
- * `(?<name>…)`; a pattern JavaScript still cannot compile is left out rather than failing the load.
- */
-function jsPattern(pattern: string): string | undefined {
-  const js = pattern.replace(/\(\?P</g, "(?<");
-  try {
-    new RegExp(js, "u");
-    return js;
-  } catch {
-    return undefined;
-  }
-}
-
 /** openAPIV3Schema (structural) to the JSON Schema ajv reads. */
 /**
  * The API server matches `pattern` with Go's RE2, which also spells named groups `(?P<name>...)`
@@ -258,11 +244,6 @@ function convert(schema: Schema, root: boolean, keepDefaults = false): Schema {
   if (schema["x-kubernetes-int-or-string"] === true) {
     delete out.type;
     out.anyOf = [...((out.anyOf as Schema[] | undefined) ?? []), { type: "integer" }, { type: "string" }];
-  }
-  if (typeof out.pattern === "string") {
-    const pattern = jsPattern(out.pattern);
-    if (pattern === undefined) delete out.pattern;
-    else out.pattern = pattern;
   }
   delete out.nullable;
   if (schema.nullable === true && typeof out.type === "string") out.type = [out.type, "null"];

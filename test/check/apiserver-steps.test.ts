@@ -4,14 +4,14 @@ import { runCheck } from "../../src/check/run.js";
 import type { ObjectResult } from "../../src/check/report.js";
 import { parseDefaults, PlatformError } from "../../src/policy-files/platform.js";
 import { SHIPPED_POLICIES } from "../../src/policy-files/policy-dir.js";
-import { SHARED_DVP } from "../support/paths.js";
+import { DVP_CRDS } from "../support/paths.js";
 import { tempTree } from "./helpers.js";
 
 // The API server's own steps and DVP's defaulting, before the shipped policies run.
 
 async function check(files: Record<string, string>, extra: { context?: string[]; policies?: string } = {}) {
   const dir = tempTree(files);
-  return runCheck({ paths: [dir], policies: extra.policies ?? SHIPPED_POLICIES, context: extra.context, crds: { dir: SHARED_DVP, required: true } });
+  return runCheck({ paths: [dir], policies: extra.policies ?? SHIPPED_POLICIES, context: extra.context, crds: { dir: DVP_CRDS, required: true } });
 }
 
 function byName(objects: readonly ObjectResult[], name: string): ObjectResult {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runCheck } from "../../src/check/run.js";
 import { SHIPPED_POLICIES } from "../../src/policy-files/policy-dir.js";
-import { SHARED_DVP } from "../support/paths.js";
+import { DVP_CRDS } from "../support/paths.js";
 import { tempTree } from "./helpers.js";
 
 // vmip-static-address, through check: the ModuleConfig, leases and other addresses as the cluster.
@@ -26,7 +26,7 @@ const lease = (ip: string, owner: string, reason: string) =>
 
 async function verdicts(manifests: string, context = ""): Promise<Record<string, string[]>> {
   const dir = tempTree({ "all.yaml": manifests, "ctx/leases.yaml": context || "{}\n" });
-  const report = await runCheck({ paths: [`${dir}/all.yaml`], context: [`${dir}/ctx`], policies: SHIPPED_POLICIES, crds: { dir: SHARED_DVP, required: true } });
+  const report = await runCheck({ paths: [`${dir}/all.yaml`], context: [`${dir}/ctx`], policies: SHIPPED_POLICIES, crds: { dir: DVP_CRDS, required: true } });
   return Object.fromEntries(report.objects.filter((o) => o.kind === "VirtualMachineIPAddress").map((o) => [o.name, o.findings.map((f) => `${f.action} ${f.message}`)]));
 }
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { runCheck } from "../../src/check/run.js";
 import { SHIPPED_POLICIES } from "../../src/policy-files/policy-dir.js";
 import { fromParent } from "../../src/engine/embedded.js";
-import { SHARED_DVP } from "../support/paths.js";
+import { DVP_CRDS } from "../support/paths.js";
 import { tempTree } from "./helpers.js";
 
 const pool = (name: string, cores: number, extra = "") => `apiVersion: virtualization.deckhouse.io/v1alpha2
@@ -44,7 +44,7 @@ spec:
 `;
 
 async function check(files: Record<string, string>) {
-  return runCheck({ paths: [tempTree(files)], policies: SHIPPED_POLICIES, crds: { dir: SHARED_DVP, required: true } });
+  return runCheck({ paths: [tempTree(files)], policies: SHIPPED_POLICIES, crds: { dir: DVP_CRDS, required: true } });
 }
 
 test("a VirtualMachinePool whose template has 300 cores is denied by the VM policies, naming the template's field and line", async () => {
