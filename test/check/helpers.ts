@@ -21,6 +21,8 @@ export interface CliOptions {
   input?: string;
   cwd?: string;
   env?: Record<string, string>;
+  /** An executable to run instead of this checkout's dist/src/cli/main.js (an installed `virtguard`). */
+  bin?: string;
 }
 
 /** Runs the built virtguard CLI as a real process, as CI would, capturing stdout and stderr apart. */
@@ -29,7 +31,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     const env = { ...process.env, ...opts.env };
     delete env.VIRTGUARD_PROFILE;
     if (opts.env?.VIRTGUARD_PROFILE) env.VIRTGUARD_PROFILE = opts.env.VIRTGUARD_PROFILE;
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["pipe", "pipe", "pipe"], cwd: opts.cwd ?? REPO_ROOT, env });
+    const [command, ...pre] = opts.bin ? [opts.bin] : [process.execPath, CLI];
+    const child = spawn(command as string, [...pre, ...args], { stdio: ["pipe", "pipe", "pipe"], cwd: opts.cwd ?? REPO_ROOT, env });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

@@ -200,9 +200,13 @@ export interface CliServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `virtguard serve` (the built CLI) and resolves once it logs "listening". */
-export function spawnServe(args: string[], env: Record<string, string> = {}): Promise<CliServer> {
-  const child = spawn(process.execPath, [CLI, "serve", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Spawns `virtguard serve` (the built CLI, or `how.bin` such as an installed package's) and resolves
+ * once it logs "listening". `how.env` replaces the inherited environment; `env` adds to it.
+ */
+export function spawnServe(args: string[], env: Record<string, string> = {}, how: { bin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliServer> {
+  const [command, ...pre] = how.bin ? [how.bin] : [process.execPath, CLI];
+  const child = spawn(command as string, [...pre, "serve", ...args], { cwd: how.cwd, env: { ...(how.env ?? process.env), ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const stdout: string[] = [];
   let stderr = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
