@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   BASE_NAMESPACE,
@@ -6,8 +8,11 @@ import {
   defaultImage,
   defaultManifestsDir,
   defaultPoliciesDir,
+  FAILURE_POLICIES,
   toYaml,
+  webhookResources,
   writePoliciesKustomization,
+  type FailurePolicy,
 } from "../deploy/manifests.js";
 import { UsageError, type Command } from "./command.js";
 
@@ -25,9 +30,19 @@ Flags:
                         namespaceSelector (which never sends virtguard's namespace or kube-system)
   --ca-bundle FILE      CA certificate(s) the API server trusts for the webhook: PEM, or a
                         base64 caBundle. Repeat it (or put several certificates in one file)
-                        to trust an old and a new CA during a rotation. Without it the
-                        caBundle is a placeholder and the webhook cannot be called.
-  --image IMG           container image (default ${defaultImage()})
+                        to trust an old and a new CA during a rotation. Default: certs/ca.crt
+                        when it exists (where 'virtguard certs' writes it); without either,
+                        manifests refuses to print a webhook configuration (exit 2), since one
+                        the API server cannot call would fail every VM create and update.
+  --image IMG           container image; default the public image of this version,
+                        ${defaultImage()}. Pass your registry's path when the
+                        cluster pulls through a private registry or mirror.
+  --failure-policy SPEC what the API server does when virtguard cannot be reached, per
+                        webhook: RESOURCE=Fail|Ignore, comma-separated or repeated, for
+                        RESOURCE in ${webhookResources().join(", ")};
+                        or Fail|Ignore alone for all of them. Default: Fail for
+                        virtualmachines and moduleconfigs, Ignore for virtualmachineclasses
+                        (docs/operations.md weighs lock-out against unchecked changes)
   --policies DIR        policies for the ConfigMap (default: the shipped policies/)
   --webhook-url URL     have the API server call this https URL instead of the Service (for a
                         virtguard running outside the cluster, e.g. during development)
@@ -46,9 +61,12 @@ Examples:
   kubectl -n virtguard rollout status deployment/virtguard
   virtguard manifests --webhook-only --ca-bundle certs/ca.crt | kubectl apply -f -
 
-  # Another namespace and a registry image
+  # Another namespace and a private registry's image
   virtguard manifests --namespace security --image registry.example/virtguard:0.1.0 \\
     --ca-bundle certs/ca.crt > virtguard.yaml
+
+  # Fail open for VMs while you gain confidence (an outage then lets unchecked VMs in)
+  virtguard manifests --webhook-only --failure-policy virtualmachines=Ignore | kubectl apply -f -
 
   # CA rotation: trust both CAs while the serving certificate changes over
   virtguard manifests --webhook-only --ca-bundle certs/ca.crt --ca-bundle certs-new/ca.crt | kubectl apply -f -
@@ -75,6 +93,7 @@ async function run(argv: string[]): Promise<number> {
         "skip-webhook": { type: "boolean", default: false },
         "webhook-url": { type: "string" },
         "webhook-only": { type: "boolean", default: false },
+        "failure-policy": { type: "string", multiple: true, default: [] },
         "sync-kustomization": { type: "boolean", default: false },
       },
     }));
@@ -98,10 +117,15 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--image "${values.image}" is not an image reference`);
   }
 
+  const failurePolicies = parseFailurePolicies(values["failure-policy"]);
+
   let bundle: string | undefined;
-  if (values["ca-bundle"].length > 0) {
+  // undefined: a webhook configuration is wanted and there is no CA for it (refused below, once
+  // every other flag has been checked).
+  const caFiles = values["ca-bundle"].length > 0 ? values["ca-bundle"] : values["skip-webhook"] ? [] : defaultCaFile();
+  if (caFiles !== undefined && caFiles.length > 0) {
     try {
-      const { bundle: b, certificates } = caBundleFromFiles(values["ca-bundle"]);
+      const { bundle: b, certificates } = caBundleFromFiles(caFiles);
       bundle = b;
       const now = Date.now();
       for (const c of certificates) {
@@ -123,13 +147,46 @@ async function run(argv: string[]): Promise<number> {
       manifestsDir: defaultManifestsDir(),
       include: values["skip-webhook"] ? "app" : values["webhook-only"] ? "webhook" : "all",
       webhookUrl: values["webhook-url"],
+      failurePolicies,
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  if (bundle === undefined && !values["skip-webhook"]) {
-    process.stderr.write("virtguard manifests: warning: no --ca-bundle; the webhook's caBundle is a placeholder and the API server cannot call it\n");
+  if (caFiles === undefined) {
+    throw new UsageError(
+      "no CA for the webhook's caBundle: pass --ca-bundle FILE (the CA of virtguard's serving certificate), or run 'virtguard certs' first (it writes certs/ca.crt)",
+    );
   }
+  if (caFiles.length > 0 && values["ca-bundle"].length === 0) process.stderr.write(`virtguard manifests: caBundle from ${caFiles.join(", ")}\n`);
   process.stdout.write(toYaml(objects));
   return 0;
+}
+
+/** certs/ca.crt in the working directory, where `virtguard certs` writes it, when it is there. */
+function defaultCaFile(): string[] | undefined {
+  const file = join("certs", "ca.crt");
+  return existsSync(file) ? [file] : undefined;
+}
+
+/** `--failure-policy` values: "RESOURCE=POLICY[,RESOURCE=POLICY]..." or a bare POLICY for every webhook. */
+function parseFailurePolicies(specs: string[]): Record<string, FailurePolicy> | undefined {
+  if (specs.length === 0) return undefined;
+  const out: Record<string, FailurePolicy> = {};
+  const policy = (value: string, what: string): FailurePolicy => {
+    const p = FAILURE_POLICIES.find((f) => f.toLowerCase() === value.trim().toLowerCase());
+    if (!p) throw new UsageError(`--failure-policy ${what}: "${value}" is not Fail or Ignore`);
+    return p;
+  };
+  for (const spec of specs) {
+    for (const item of spec.split(",").filter((i) => i.trim() !== "")) {
+      const eq = item.indexOf("=");
+      if (eq < 0) {
+        const p = policy(item, item);
+        for (const r of webhookResources()) out[r] = p;
+        continue;
+      }
+      out[item.slice(0, eq).trim()] = policy(item.slice(eq + 1), item);
+    }
+  }
+  return out;
 }

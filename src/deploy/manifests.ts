@@ -19,6 +19,15 @@ export const TLS_SECRET = "virtguard-tls";
 export const SERVICE_NAME = "virtguard";
 export const WEBHOOK_CONFIGURATION = "virtguard";
 export const CONTAINER_NAME = "virtguard";
+/**
+ * Where `manifests` points the Deployment unless --image says otherwise: the project's public
+ * image repository, tagged with the package version. Clusters that pull through a private
+ * registry or mirror must pass --image.
+ */
+export const DEFAULT_IMAGE_REPOSITORY = "ghcr.io/virtguard/virtguard";
+/** The webhooks' failurePolicy values the API server accepts. */
+export const FAILURE_POLICIES = ["Fail", "Ignore"] as const;
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
 /** kubectl, kustomize and the API server read YAML 1.1 ("y", "on" and "0440" are not strings there). */
 const YAML_VERSION = "1.1" as const;
 /** The API server refuses ConfigMaps over 1 MiB (the whole object); leave room for metadata. */
@@ -36,7 +45,7 @@ export interface RenderOptions {
   namespace?: string;
   /** The webhook's caBundle as base64 (e.g. from caBundleFromFiles); default the placeholder. */
   caBundle?: string;
-  /** Container image (default virtguard:<package version>). */
+  /** Container image (default DEFAULT_IMAGE_REPOSITORY:<package version>). */
   image?: string;
   /** Policy directory for the ConfigMap (default the shipped policies/). */
   policiesDir?: string;
@@ -49,6 +58,11 @@ export interface RenderOptions {
    * virtguard that runs outside the cluster, e.g. a test API server calling a local `serve`.
    */
   webhookUrl?: string;
+  /**
+   * failurePolicy by resource (the plural the webhook's rules name, e.g. "virtualmachines");
+   * resources left out keep the base's choice.
+   */
+  failurePolicies?: Record<string, FailurePolicy>;
 }
 
 const packageRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -67,7 +81,13 @@ export function packageVersion(): string {
 }
 
 export function defaultImage(): string {
-  return `virtguard:${packageVersion()}`;
+  return `${DEFAULT_IMAGE_REPOSITORY}:${packageVersion()}`;
+}
+
+/** The resources each webhook of the base covers, in order: the keys `failurePolicies` accepts. */
+export function webhookResources(manifestsDir: string = defaultManifestsDir()): string[] {
+  const hook = parseManifests(readFileSync(join(manifestsDir, "webhook.yaml"), "utf8")).find((o) => o.kind === "ValidatingWebhookConfiguration");
+  return asArray<{ rules?: { resources?: string[] }[] }>(hook?.webhooks).flatMap((w) => (w.rules ?? []).flatMap((r) => r.resources ?? []));
 }
 
 /** The full set of objects, in apply order (the webhook configuration last). */
@@ -78,6 +98,13 @@ export function buildManifests(opts: RenderOptions = {}): K8sObject[] {
   const image = opts.image ?? defaultImage();
   const bundle = opts.caBundle ?? CA_BUNDLE_PLACEHOLDER;
   if (opts.webhookUrl !== undefined) assertWebhookUrl(opts.webhookUrl);
+  if (opts.failurePolicies) {
+    const known = webhookResources(opts.manifestsDir ?? defaultManifestsDir());
+    for (const [resource, policy] of Object.entries(opts.failurePolicies)) {
+      if (!known.includes(resource)) throw new Error(`failure policy for "${resource}": no webhook covers it (known: ${known.join(", ")})`);
+      if (!(FAILURE_POLICIES as readonly string[]).includes(policy)) throw new Error(`failure policy "${policy}" for ${resource}: must be Fail or Ignore`);
+    }
+  }
   const out: K8sObject[] = [];
   for (const obj of base) {
     const o = structuredClone(obj);
@@ -105,6 +132,9 @@ export function buildManifests(opts: RenderOptions = {}): K8sObject[] {
             cc.url = opts.webhookUrl;
           }
           cc.caBundle = bundle;
+          const resources = asArray<{ resources?: string[] }>(w.rules).flatMap((r) => r.resources ?? []);
+          const policy = resources.map((r) => opts.failurePolicies?.[r]).find((p) => p !== undefined);
+          if (policy !== undefined) w.failurePolicy = policy;
           const sel = (w.namespaceSelector ?? {}) as { matchExpressions?: { key: string; values?: string[] }[] };
           for (const e of sel.matchExpressions ?? []) {
             if (e.key === "kubernetes.io/metadata.name" && e.values) {

@@ -17,6 +17,7 @@ import {
   BASE_NAMESPACE,
   CA_BUNDLE_PLACEHOLDER,
   buildManifests,
+  defaultImage,
   policiesKustomizationDrift,
   packageVersion,
   parseManifests,
@@ -417,7 +418,7 @@ describe("virtguard manifests", () => {
     for (const k of found) assert.ok(granted.has(k), `a policy looks up ${k}, which src/deploy/rbac.ts does not grant`);
   });
 
-  test("--ca-bundle repeated makes an overlapping bundle; without it a placeholder and a warning", () => {
+  test("--ca-bundle repeated makes an overlapping bundle", () => {
     const second = generateCA({ keyType: "ecdsa-p256" }).cert;
     writeFileSync(join(dir, "new-ca.crt"), second);
     const r = virtguard(["manifests", "--webhook-only", "--ca-bundle", join(dir, "ca.crt"), "--ca-bundle", join(dir, "new-ca.crt")]);
@@ -429,10 +430,64 @@ describe("virtguard manifests", () => {
     );
     for (const w of webhooksOf(docs)) assert.equal(Buffer.from(w.clientConfig.caBundle, "base64").toString("utf8"), caPem.trim() + "\n" + second.trim() + "\n");
 
-    const bare = virtguard(["manifests"]);
-    assert.equal(bare.code, 0, bare.stderr);
-    assert.match(bare.stderr, /no --ca-bundle; the webhook's caBundle is a placeholder/);
-    for (const w of webhooksOf(parseManifests(bare.stdout) as Obj[])) assert.equal(w.clientConfig.caBundle, CA_BUNDLE_PLACEHOLDER);
+  });
+
+  test("without a CA, no webhook configuration: exit 2 with one line saying what to pass", () => {
+    const empty = tempDir();
+    for (const args of [[], ["--webhook-only"], ["--webhook-only", "--webhook-url", "https://127.0.0.1:8443/validate"]]) {
+      const r = virtguard(["manifests", ...args], { cwd: empty });
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "");
+      assert.deepEqual(r.stderr.trim().split("\n"), [
+        "virtguard: no CA for the webhook's caBundle: pass --ca-bundle FILE (the CA of virtguard's serving certificate), or run 'virtguard certs' first (it writes certs/ca.crt)",
+      ]);
+    }
+    // Everything but the webhook needs no CA.
+    const app = virtguard(["manifests", "--skip-webhook"], { cwd: empty });
+    assert.equal(app.code, 0, app.stderr);
+    assert.ok(!(parseManifests(app.stdout) as Obj[]).some((o) => o.kind === "ValidatingWebhookConfiguration"));
+    // The library still renders the placeholder for kustomize-style callers that patch it in later.
+    for (const w of webhooksOf(buildManifests({ include: "webhook" }) as Obj[])) assert.equal(w.clientConfig.caBundle, CA_BUNDLE_PLACEHOLDER);
+  });
+
+  test("certs/ca.crt, where 'virtguard certs' writes it, is the default CA", () => {
+    const work = tempDir();
+    const certs = virtguard(["certs", "--key-type", "ecdsa-p256"], { cwd: work });
+    assert.equal(certs.code, 0, certs.stderr);
+    const r = virtguard(["manifests", "--webhook-only"], { cwd: work });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "virtguard manifests: caBundle from certs/ca.crt\n");
+    const ca = readFileSync(join(work, "certs", "ca.crt"), "utf8");
+    for (const w of webhooksOf(parseManifests(r.stdout) as Obj[])) assert.equal(Buffer.from(w.clientConfig.caBundle, "base64").toString("utf8"), ca.trim() + "\n");
+  });
+
+  test("--failure-policy sets each webhook's failurePolicy; kinds not named keep the default", () => {
+    const policies = (args: string[]) => {
+      const r = virtguard(["manifests", "--webhook-only", "--ca-bundle", join(dir, "ca.crt"), ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return Object.fromEntries(webhooksOf(parseManifests(r.stdout) as Obj[]).map((w) => [w.name, w.failurePolicy]));
+    };
+    const defaults = { "virtualmachines.virtguard.io": "Fail", "virtualmachineclasses.virtguard.io": "Ignore", "moduleconfigs.virtguard.io": "Fail" };
+    assert.deepEqual(policies([]), defaults);
+    assert.deepEqual(policies(["--failure-policy", "virtualmachines=Ignore"]), { ...defaults, "virtualmachines.virtguard.io": "Ignore" });
+    assert.deepEqual(policies(["--failure-policy", "virtualmachines=ignore,virtualmachineclasses=Fail", "--failure-policy", "moduleconfigs=Ignore"]), {
+      "virtualmachines.virtguard.io": "Ignore",
+      "virtualmachineclasses.virtguard.io": "Fail",
+      "moduleconfigs.virtguard.io": "Ignore",
+    });
+    assert.deepEqual(policies(["--failure-policy", "Ignore"]), {
+      "virtualmachines.virtguard.io": "Ignore",
+      "virtualmachineclasses.virtguard.io": "Ignore",
+      "moduleconfigs.virtguard.io": "Ignore",
+    });
+  });
+
+  test("the default image is the public registry path of this version; --image replaces it", () => {
+    assert.equal(defaultImage(), `ghcr.io/virtguard/virtguard:${packageVersion()}`);
+    const image = (args: string[]) =>
+      ((find(parseManifests(virtguard(["manifests", "--skip-webhook", ...args]).stdout) as Obj[], "Deployment") as unknown as Deployment).spec.template.spec.containers[0] as { image: string }).image;
+    assert.equal(image([]), defaultImage());
+    assert.equal(image(["--image", "registry.example/mirror/virtguard:0.1.0"]), "registry.example/mirror/virtguard:0.1.0");
   });
 
   test("--webhook-url replaces the Service reference (a virtguard outside the cluster)", () => {
@@ -465,6 +520,8 @@ describe("virtguard manifests", () => {
     [["--policies", "/nonexistent"], /policy directory \/nonexistent does not exist/],
     [["--skip-webhook", "--webhook-only"], /exclude each other/],
     [["--image", "bad image"], /is not an image reference/],
+    [["--failure-policy", "virtualmachines=Maybe"], /--failure-policy virtualmachines=Maybe: "Maybe" is not Fail or Ignore/],
+    [["--failure-policy", "vms=Ignore"], /failure policy for "vms": no webhook covers it \(known: virtualmachines, virtualmachineclasses, moduleconfigs\)/],
   ] as const) {
     test(`bad input ${args.join(" ")}: one line on stderr, exit 2`, () => {
       const r = virtguard(["manifests", ...args]);
@@ -523,7 +580,7 @@ describe("virtguard manifests", () => {
     const k = tool("kubectl", ["kustomize", join(repoRoot, "manifests")]);
     assert.equal(k.code, 0, k.stderr);
     const fromKustomize = parseManifests(k.stdout);
-    const fromCli = buildManifests({ image: `virtguard:${packageVersion()}` });
+    const fromCli = buildManifests();
     const key = (o: K8sObject): string => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
     const sortByKey = (l: K8sObject[]): K8sObject[] => [...l].sort((a, b) => key(a).localeCompare(key(b)));
     assert.deepEqual(sortByKey(fromKustomize), sortByKey(fromCli));
@@ -536,10 +593,10 @@ describe("virtguard manifests", () => {
     assert.deepEqual(drift, [], `policies/kustomization.yaml is stale (${drift.join("; ")}): run 'npm run manifests:sync' and commit policies/kustomization.yaml`);
   });
 
-  test("the base's image tag is the package version", () => {
+  test("the base's image is the default image: the public registry path, tagged with the package version", () => {
     const base = parseManifests(readFileSync(join(repoRoot, "manifests", "deployment.yaml"), "utf8"));
     const c = (base[0] as unknown as Deployment).spec.template.spec.containers[0];
-    assert.equal(c?.image, `virtguard:${packageVersion()}`);
+    assert.equal(c?.image, defaultImage());
   });
 
   test("every file in manifests/ is listed in the kustomization", () => {
