@@ -1,5 +1,5 @@
-// No Docker engine runs here, so the image is not built: the Dockerfile and .dockerignore are
-// parsed and checked instead.
+// The Dockerfile and .dockerignore, parsed and checked: fast, and run by `npm test`. The image itself
+// is built and run by `npm run test:image` (scripts/test-image.sh, test/image/).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -106,11 +106,26 @@ describe("Dockerfile", () => {
     );
   });
 
-  test("every base image is Node.js 20 slim, pinned to a version; no latest tag anywhere", () => {
+  test("every base image is Node.js 24 LTS slim by default, pinned to a version, and one build argument replaces it; no latest tag anywhere", () => {
     for (const s of stages) {
-      assert.match(s.image, /^node:20\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/, `stage ${s.name ?? "?"} uses ${s.image}`);
+      assert.match(s.image, /^node:24\.\d+\.\d+-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/, `stage ${s.name ?? "?"} uses ${s.image}`);
     }
+    // The FROM lines name the argument, so `--build-arg NODE_IMAGE=...` (scripts/test-image.sh) swaps both stages.
+    const froms = instructions.filter((i) => i.op === "FROM").map((i) => i.args.split(/\s+/)[0]);
+    assert.deepEqual(froms, ["${NODE_IMAGE}", "${NODE_IMAGE}"]);
+    // The same Node.js release as CI's (scripts/node-lts.sh).
+    const lts = /version="\$\{VIRTGUARD_NODE_VERSION:-([\d.]+)\}"/.exec(readFileSync(join(repoRoot, "scripts", "node-lts.sh"), "utf8"))?.[1];
+    assert.ok(lts);
+    assert.ok((stages[0] as Stage).image.startsWith(`node:${lts}-`), `${(stages[0] as Stage).image} is not Node.js ${lts}`);
     assert.doesNotMatch(dockerfile, /:latest\b/);
+  });
+
+  test("the build stage runs the full npm run build (TypeScript and the CEL cache); the runtime stage carries the cache and the vendored CRDs", () => {
+    const build = stages[0] as Stage;
+    assert.ok(build.instructions.some((i) => i.op === "RUN" && /\bnpm run build\b/.test(i.args)), "npm run build");
+    assert.ok(build.instructions.some((i) => i.op === "COPY" && /scripts\/precompile-cel\.ts/.test(i.args)), "the precompile script is in the build stage");
+    assert.ok(final.instructions.some((i) => i.op === "COPY" && /^policies\s/.test(i.args)), "policies/ (with policies/crds/) is copied");
+    assert.ok(final.instructions.some((i) => i.op === "RUN" && /cel-cache\.json/.test(i.args) && /policies\/crds\//.test(i.args)), "the build checks the cache and the CRDs are there");
   });
 
   test("the runtime stage installs production dependencies only: npm ci --omit=dev", () => {
@@ -208,7 +223,7 @@ describe(".dockerignore", () => {
   });
 
   test("lets in what the image is built from", () => {
-    for (const p of ["package.json", "package-lock.json", "tsconfig.json", "src/cli/main.ts", "src/pki/tls-certs.ts", "policies/vm-resource-limits.json", "manifests/deployment.yaml"]) {
+    for (const p of ["package.json", "package-lock.json", "tsconfig.json", "src/cli/main.ts", "src/pki/tls-certs.ts", "scripts/precompile-cel.ts", "policies/vm-resource-limits.json", "policies/crds/virtualmachines.yaml", "manifests/deployment.yaml"]) {
       assert.ok(!dockerIgnored(patterns, p), `${p} is excluded`);
     }
   });
