@@ -1,10 +1,10 @@
-import { IPIndex, kindKeyOf, type ClusterContext, type IndexDefinition, type IPQuery, type JsonObject, type KindKey } from "../engine/index.js";
+import { FieldIndex, IPIndex, kindKeyOf, type ClusterContext, type IndexDefinition, type IPQuery, type JsonObject, type KindKey } from "../engine/index.js";
 
 interface KindBucket {
   byName: Map<string, JsonObject>;
   /** list() result, rebuilt lazily after a change: reads vastly outnumber writes. */
   listed?: readonly JsonObject[];
-  indexes: Map<string, { index: IPIndex; definition: IndexDefinition }>;
+  indexes: Map<string, { index: IPIndex | FieldIndex; definition: IndexDefinition }>;
 }
 
 const EMPTY: readonly JsonObject[] = Object.freeze([]);
@@ -30,7 +30,9 @@ export class ObjectStore implements ClusterContext {
     let b = this.kinds.get(kind);
     if (!b) {
       b = { byName: new Map(), indexes: new Map() };
-      for (const d of this.indexDefinitions) if (d.kind === kind) b.indexes.set(d.name, { index: new IPIndex(), definition: d });
+      for (const d of this.indexDefinitions) {
+        if (d.kind === kind) b.indexes.set(d.name, { index: d.type === "ip" ? new IPIndex() : new FieldIndex(), definition: d });
+      }
       this.kinds.set(kind, b);
     }
     return b;
@@ -89,12 +91,20 @@ export class ObjectStore implements ClusterContext {
   }
 
   ipQuery(kind: KindKey, index: string, query: IPQuery): readonly JsonObject[] {
-    const entry = this.kinds.get(kind)?.indexes.get(index);
-    if (!entry) {
-      // A kind with no objects yet has no bucket; an undeclared index is a programming error.
-      if (this.indexDefinitions.some((d) => d.kind === kind && d.name === index)) return EMPTY;
-      throw new Error(`no index "${index}" on ${kind}`);
-    }
-    return entry.index.query(query);
+    const found = this.index(kind, index, "ip");
+    return found instanceof IPIndex ? found.query(query) : EMPTY;
+  }
+
+  indexQuery(kind: KindKey, index: string, keys: readonly string[], limit?: number): readonly JsonObject[] {
+    const found = this.index(kind, index, "field");
+    return found instanceof FieldIndex ? found.query(keys, limit) : EMPTY;
+  }
+
+  private index(kind: KindKey, name: string, type: IndexDefinition["type"]): IPIndex | FieldIndex | undefined {
+    const entry = this.kinds.get(kind)?.indexes.get(name);
+    if (entry && entry.definition.type === type) return entry.index;
+    // A kind with no objects yet has no bucket; an undeclared index is a programming error.
+    if (!entry && this.indexDefinitions.some((d) => d.kind === kind && d.name === name && d.type === type)) return undefined;
+    throw new Error(`no ${type} index "${name}" on ${kind}`);
   }
 }

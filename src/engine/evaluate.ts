@@ -258,6 +258,10 @@ class PolicyRun {
         this.budget.charge(found.length);
         return celList(found.map(toCelCached));
       }
+      case "indexQuery": {
+        const keys = keyList(this.value(variable.key, `lookup "${variable.name}" key`));
+        return celList(this.context.indexQuery(variable.kind, variable.index, keys, variable.limit).map(toCelCached));
+      }
     }
   }
 }
@@ -268,6 +272,14 @@ function cidrList(value: CelValue): string[] {
     throw new Error(`an ipQuery range must be a list of CIDR strings, got ${describe(value)}`);
   }
   return json as string[];
+}
+
+/** An indexQuery key: one string, or a list of strings. */
+function keyList(value: CelValue): string[] {
+  const json = fromCel(value);
+  if (typeof json === "string") return [json];
+  if (Array.isArray(json) && json.every((v) => typeof v === "string")) return json as string[];
+  throw new Error(`an indexQuery key must be a string or a list of strings, got ${describe(value)}`);
 }
 
 function describe(value: CelValue): string {

@@ -7,6 +7,7 @@ export { bindParameters, parseParameterFlag, ParameterError, type BoundParameter
 export { evaluate, matchingPolicies, type EvaluateOptions } from "./evaluate.js";
 export { renderDenial, renderFinding, singleLine } from "./message.js";
 export { IPIndex } from "./ip-index.js";
+export { FieldIndex } from "./field-index.js";
 export type * from "./types.js";
 export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration } from "./policy-set.js";
 export { kindKeyOf } from "./types.js";

@@ -87,7 +87,7 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
     for (const [i, spec] of (doc.spec.indexes ?? []).entries()) {
       const key = `${targetKey(spec.target)}#${spec.name}`;
       const existing = indexes.get(key);
-      if (existing && existing.source !== spec.key) {
+      if (existing && (existing.source !== spec.key || existing.type !== spec.type)) {
         problems.push({
           file: source.file,
           path: `spec.indexes[${i}].key`,
@@ -102,8 +102,13 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
   }
   for (const policy of policies) {
     for (const v of policy.variables) {
-      if (v.type === "ipQuery" && !indexes.has(`${v.kind}#${v.index}`)) {
+      if (v.type !== "ipQuery" && v.type !== "indexQuery") continue;
+      const index = indexes.get(`${v.kind}#${v.index}`);
+      const wanted = v.type === "ipQuery" ? "ip" : "field";
+      if (!index) {
         problems.push({ file: policy.file, path: `spec.variables (${v.name})`, message: `no policy defines index "${v.index}" on ${v.kind}` });
+      } else if (index.type !== wanted) {
+        problems.push({ file: policy.file, path: `spec.variables (${v.name})`, message: `${v.type} needs an index of type "${wanted}", but index "${v.index}" on ${v.kind} is of type "${index.type}"` });
       }
     }
   }
@@ -324,6 +329,10 @@ class DocumentCompiler {
       return { name, type: "get", kind, namespaced: spec.target.namespaced ?? false, objectName, namespace, onMissing: onMissing === "Null" ? onMissing : { ...onMissing, messageExpr } };
     }
     if (spec.list) return { name, type: "list", kind, limit: spec.list.limit };
+    if (spec.indexQuery) {
+      const key = this.expression(spec.indexQuery.key, `${path}.indexQuery.key`, declared);
+      return key && { name, type: "indexQuery", kind, index: spec.indexQuery.index, key, limit: spec.indexQuery.limit };
+    }
     const q = spec.ipQuery as NonNullable<LookupSpec["ipQuery"]>;
     const within = q.within ? this.expression(q.within, `${path}.ipQuery.within`, declared) : undefined;
     const outside = q.outside ? this.expression(q.outside, `${path}.ipQuery.outside`, declared) : undefined;

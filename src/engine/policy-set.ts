@@ -1,5 +1,5 @@
 import type { CompiledExpression } from "./cel/compile.js";
-import type { EmbeddedSpec, JsonObject, JsonValue, KindKey, LabelSelector, OnMissingSpec, ResourceRule, TargetSpec } from "./types.js";
+import type { EmbeddedSpec, IndexType, JsonObject, JsonValue, KindKey, LabelSelector, OnMissingSpec, ResourceRule, TargetSpec } from "./types.js";
 
 export type CompiledVariable =
   | { name: string; type: "expression"; expr: CompiledExpression }
@@ -22,7 +22,8 @@ export type CompiledVariable =
       within?: CompiledExpression;
       outside?: CompiledExpression;
       limit?: number;
-    };
+    }
+  | { name: string; type: "indexQuery"; kind: KindKey; index: string; key: CompiledExpression; limit?: number };
 
 export interface CompiledValidation {
   expr: CompiledExpression;
@@ -59,7 +60,7 @@ export interface ParameterDeclaration {
 export interface IndexDefinition {
   kind: KindKey;
   name: string;
-  type: "ip";
+  type: IndexType;
   keysOf(object: JsonObject): string[];
 }
 

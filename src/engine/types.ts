@@ -5,6 +5,8 @@ export type { JsonObject, JsonValue };
 // ---- The policy document, as policies/policy.schema.json describes it. ----
 
 export type Action = "Deny" | "Warn" | "Audit";
+/** "ip": keys are IP addresses, queried by CIDR ranges; "field": keys are strings, queried by equality. */
+export type IndexType = "ip" | "field";
 export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
 
 export interface LabelSelector {
@@ -38,6 +40,7 @@ export interface LookupSpec {
   get?: { name: string; namespace?: string };
   list?: { limit?: number };
   ipQuery?: { index: string; within?: string; outside?: string; limit?: number };
+  indexQuery?: { index: string; key: string; limit?: number };
   onMissing?: "Null" | OnMissingSpec;
 }
 
@@ -51,7 +54,7 @@ export interface PolicyDocument {
     match: { resourceRules: ResourceRule[]; namespaceSelector?: LabelSelector; objectSelector?: LabelSelector };
     matchConditions?: { name: string; expression: string }[];
     parameters?: { name: string; description: string; schema?: JsonObject; default?: JsonValue }[];
-    indexes?: { name: string; target: TargetSpec; type: "ip"; key: string }[];
+    indexes?: { name: string; target: TargetSpec; type: IndexType; key: string }[];
     variables?: { name: string; expression?: string; lookup?: LookupSpec }[];
     validations: { expression: string; message?: string; messageExpression?: string; action: Action; reason?: string }[];
     judgeEmbedded?: EmbeddedSpec;
@@ -122,6 +125,8 @@ export interface ClusterContext {
   get(kind: KindKey, name: string, namespace?: string): JsonObject | undefined;
   list(kind: KindKey): readonly JsonObject[];
   ipQuery(kind: KindKey, index: string, query: IPQuery): readonly JsonObject[];
+  /** The objects whose "field" index holds one of these keys, up to limit. */
+  indexQuery(kind: KindKey, index: string, keys: readonly string[], limit?: number): readonly JsonObject[];
 }
 
 // ---- Results. ----

@@ -188,4 +188,9 @@ class LiveContext implements ClusterContext {
     this.provider.check(kind);
     return this.store.ipQuery(kind, index, query);
   }
+
+  indexQuery(kind: KindKey, index: string, keys: readonly string[], limit?: number): readonly JsonObject[] {
+    this.provider.check(kind);
+    return this.store.indexQuery(kind, index, keys, limit);
+  }
 }
