@@ -14,7 +14,8 @@ export const LAYERS = {
   check: ["engine", "apiserver", "cluster", "schema", "policy-files"],
   "policy-test": ["engine", "apiserver", "cluster", "schema", "policy-files"],
   deploy: ["engine", "pki", "policy-files"],
-  cli: ["engine", "pki", "policy-files", "schema", "apiserver", "cluster", "admission", "check", "policy-test", "deploy"],
+  audit: ["engine", "apiserver", "cluster", "schema", "policy-files", "check"],
+  cli: ["engine", "pki", "policy-files", "schema", "apiserver", "cluster", "admission", "check", "policy-test", "deploy", "audit"],
 };
 
 /** The engine's one door: other folders import `src/engine/index.ts` and nothing else in it. */

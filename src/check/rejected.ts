@@ -71,6 +71,10 @@ export class RejectedObjects {
         for (const where of byKind.get(kind)?.values() ?? []) consulted.add(where);
         return store.ipQuery(kind, index, query);
       },
+      indexQuery(kind: KindKey, index: string, keys: readonly string[], limit?: number): readonly JsonObject[] {
+        for (const where of byKind.get(kind)?.values() ?? []) consulted.add(where);
+        return store.indexQuery(kind, index, keys, limit);
+      },
     };
   }
 }

@@ -7,10 +7,10 @@ export const JSON_REPORT_API_VERSION = "virtguard.io/v1";
  * Every key is always present (null when it does not apply) and in a fixed order, so consumers
  * can rely on the shape with or without findings.
  */
-export function renderJson(report: CheckReport, version: string): string {
+export function renderJson(report: CheckReport, version: string, kind: "CheckReport" | "AuditReport" = "CheckReport"): string {
   const doc = {
     apiVersion: JSON_REPORT_API_VERSION,
-    kind: "CheckReport",
+    kind,
     virtguard: version,
     summary: {
       files: report.summary.files,

@@ -49,7 +49,7 @@ export function renderSarif(report: CheckReport, version: string, cwd: string = 
         message: { text: `${objectName(o)}: ${f.message}` },
         locations: [
           {
-            physicalLocation: { artifactLocation: artifactUri(f.file, cwd), region: { startLine: f.line } },
+            physicalLocation: { artifactLocation: artifactUri(f.file, cwd), region: { startLine: Math.max(1, f.line) } },
             logicalLocations: [{ name: o.name || objectName(o), fullyQualifiedName: objectName(o), kind: "resource" }],
           },
         ],

@@ -18,7 +18,8 @@ export function renderText(report: CheckReport): string {
     const name = objectName(o);
     for (const f of o.findings) {
       if (f.action === "Audit") continue;
-      lines.push(`${f.file}:${f.line}  ${name}  ${LABEL[f.action]}  [${f.policy}] ${f.message}`);
+      // Line 0: an object read from a live cluster, which has no file to point at.
+      lines.push(`${f.line > 0 ? `${f.file}:${f.line}  ` : ""}${name}  ${LABEL[f.action]}  [${f.policy}] ${f.message}`);
     }
   }
   lines.push(summaryLine(report.summary));

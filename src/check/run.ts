@@ -185,7 +185,7 @@ function keyOf(object: JsonObject): string {
  * Context files, parsed as fast as the manifests (a cluster dump can hold 50,000 leases), and
  * like them files or directories.
  */
-function loadContext(opts: CheckOptions, set: PolicySet, platform: Platform, log: (line: string) => void): ObjectStore {
+export function loadContext(opts: CheckOptions, set: PolicySet, platform: Platform, log: (line: string) => void): ObjectStore {
   const store = new ObjectStore(set.indexes);
   // What the platform creates at install is there unless the context says otherwise.
   for (const file of platform.objectFiles) for (const { object } of readObjectsFile(file)) store.upsert(object);
@@ -198,14 +198,14 @@ function loadContext(opts: CheckOptions, set: PolicySet, platform: Platform, log
 }
 
 /** One note for all the documents passed over, each with where it is and why. */
-function noteSkipped(skipped: readonly SkippedDocument[], log: (line: string) => void): void {
+export function noteSkipped(skipped: readonly SkippedDocument[], log: (line: string) => void): void {
   if (skipped.length === 0) return;
   const shown = skipped.slice(0, 20).map((s) => `${s.file}:${s.line} (${s.reason})`);
   const more = skipped.length > shown.length ? `, and ${fmt(skipped.length - shown.length)} more` : "";
   log(`note: skipped ${fmt(skipped.length)} document${skipped.length === 1 ? "" : "s"} that are not Kubernetes objects: ${shown.join(", ")}${more}`);
 }
 
-function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {
+export function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {
   const given: Record<string, JsonValue> = {};
   for (const flag of flags) {
     const [name, value] = parseParameterFlag(flag);
@@ -214,7 +214,7 @@ function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {
   return bindParameters(set, given);
 }
 
-function loadSchemas(opts: CheckOptions, objects: readonly JsonObject[], log: (line: string) => void): LoadedCrds | undefined {
+export function loadSchemas(opts: CheckOptions, objects: readonly JsonObject[], log: (line: string) => void): LoadedCrds | undefined {
   if (!opts.crds) return undefined;
   if (!opts.crds.required && !existsSync(opts.crds.dir)) {
     log(`note: no CRD directory at ${opts.crds.dir}; objects are not checked against their schemas (give --crds DIR)`);
@@ -243,6 +243,8 @@ function asDuringAdmission<T>(store: ObjectStore, stored: Stored, fn: () => T): 
   if (!name) return fn();
   const kind = ObjectStore.keyOf(self);
   const present = store.get(kind, name, namespace);
+  // Already as during its admission (an audit's UPDATE of itself): nothing to swap, no index churn.
+  if (stored.oldObject && present === stored.oldObject) return fn();
   if (stored.oldObject) store.upsert(stored.oldObject, kind);
   else if (present) store.delete(present, kind);
   try {
@@ -253,7 +255,7 @@ function asDuringAdmission<T>(store: ObjectStore, stored: Stored, fn: () => T): 
   }
 }
 
-interface Judge {
+export interface Judge {
   set: PolicySet;
   params: BoundParameters;
   store: ObjectStore;
@@ -262,7 +264,8 @@ interface Judge {
   evalTimeoutMs: number;
 }
 
-function judge(item: PlannedItem, stored: Stored, index: number, ctx: Judge): ObjectResult {
+/** One object's result, as the API server would give it: schema problems first, then every matching policy. */
+export function judge(item: Pick<PlannedItem, "operation" | "identity" | "subject">, stored: Stored, index: number, ctx: Judge): ObjectResult {
   const { subject, identity } = item;
   const at = { file: subject.file, line: subject.line };
   const findings: ReportFinding[] = stored.problems.map((p) => ({

@@ -5,6 +5,7 @@ import { UsageError, type Command } from "./command.js";
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   review: { summary: "Evaluate one AdmissionReview from a file or stdin and print the response", load: () => load("review") },
   serve: { summary: "Run the validating admission webhook server (TLS)", load: () => load("serve") },
+  audit: { summary: "Judge existing objects (cluster dumps or a live cluster) against the policies", load: () => load("audit") },
   check: { summary: "Check manifests against the policies, as the cluster would (CI)", load: () => load("check") },
   test: { summary: "Run policy unit-test suites (virtguard-test.yaml)", load: () => load("test") },
   certs: { summary: "Generate or renew the webhook CA and serving certificate", load: () => load("certs") },

@@ -19,6 +19,7 @@ export const CLUSTER_LOOKUPS: readonly ClusterLookup[] = [
   { apiGroup: "virtualization.deckhouse.io", resource: "virtualmachineclasses", kind: "VirtualMachineClass" },
   { apiGroup: "virtualization.deckhouse.io", resource: "virtualmachineipaddressleases", kind: "VirtualMachineIPAddressLease" },
   { apiGroup: "virtualization.deckhouse.io", resource: "virtualmachineipaddresses", kind: "VirtualMachineIPAddress" },
+  { apiGroup: "virtualization.deckhouse.io", resource: "virtualmachines", kind: "VirtualMachine" },
   { apiGroup: "", resource: "nodes", kind: "Node" },
   { apiGroup: "", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim" },
   { apiGroup: "deckhouse.io", resource: "moduleconfigs", kind: "ModuleConfig" },

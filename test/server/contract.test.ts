@@ -171,7 +171,7 @@ function brokenContext(): ContextProvider {
   const fail = (): never => {
     throw new Error("context store unavailable");
   };
-  return { description: "broken", activate: () => ({ get: fail, list: fail, ipQuery: fail }), notReady: () => undefined, close: async () => {} };
+  return { description: "broken", activate: () => ({ get: fail, list: fail, ipQuery: fail, indexQuery: fail }), notReady: () => undefined, close: async () => {} };
 }
 
 /** The test policies plus one selecting namespaces by label: matching it reads the Namespace outside any policy's own evaluation. */
