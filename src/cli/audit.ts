@@ -31,7 +31,7 @@ Flags:
   --policies DIR          policy directory (default: the shipped DVP policies)
   --context PATH          more objects the policies look up, not judged themselves (files); repeatable
   --param NAME=VALUE      a policy parameter; VALUE is JSON if it parses, else a string; repeatable
-  --crds DIR              CRDs to validate and default dumps with (default: ../shared/dvp when present)
+  --crds DIR              CRDs to validate and default dumps with (default: the vendored DVP CRDs)
   -o, --output FORMAT     text (default), json, sarif, or policyreport (wgpolicyk8s.io/v1alpha2
                           PolicyReports per namespace and a ClusterPolicyReport, as a YAML List
                           for kubectl apply -f -)
