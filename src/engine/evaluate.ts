@@ -196,6 +196,13 @@ class PolicyRun {
    * policy could have said had it run: the failing validation's action, or, before any validation
    * ran, the loudest action the policy has. A Warn or Audit policy never blocks.
    */
+  private test(expr: CompiledExpression, bindings: Bindings, what: string): boolean {
+    const value = expr.evaluate(bindings);
+    if (value instanceof Error) throw new Error(`${what} ${JSON.stringify(expr.source)} failed: ${value.message}`);
+    if (typeof value !== "boolean") throw new Error(`${what} ${JSON.stringify(expr.source)} must return a bool, got ${describe(value)}`);
+    return value;
+  }
+
   private value(expr: CompiledExpression, what: string): CelValue {
     const value = expr.evaluate(this.bindings);
     if (value instanceof BudgetExceededError) throw value;
@@ -260,7 +267,19 @@ class PolicyRun {
       }
       case "indexQuery": {
         const keys = keyList(this.value(variable.key, `lookup "${variable.name}" key`));
-        return celList(this.context.indexQuery(variable.kind, variable.index, keys, variable.limit).map(toCelCached));
+        const anyOf = variable.anyOf;
+        const found = this.context.indexQuery(variable.kind, variable.index, keys, variable.limit);
+        this.budget.charge(found.length);
+        if (!anyOf) return celList(found.map(toCelCached));
+        // Filtered here, one expression call per object, rather than by a CEL filter() whose
+        // growing result makes the cost quadratic in the number of objects.
+        const kept: CelValue[] = [];
+        for (const object of found) {
+          const item = toCelCached(object);
+          const bindings: Bindings = { ...this.bindings, item };
+          if (anyOf.some((expr) => this.test(expr, bindings, `lookup "${variable.name}" anyOf`))) kept.push(item);
+        }
+        return celList(kept);
       }
     }
   }

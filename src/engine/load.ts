@@ -3,7 +3,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import schema from "../../policies/policy.schema.json" with { type: "json" };
 import { parse } from "@bufbuild/cel";
 import type { ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
-import { CelCompileError, compileExpression, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
+import { CelCompileError, compileExpression, ROOT_VARIABLES, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
 import { fromCel, toCel } from "./cel/value.js";
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
 import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
@@ -12,6 +12,9 @@ import { KindTypes, rootTypes, typeChecker, withVariable } from "./typecheck/env
 import type { KindSchema } from "./typecheck/schema.js";
 import { BOOL, describeType, DYN, isDyn, list, STRING, type CheckType } from "./typecheck/types.js";
 import { kindKeyOf, type JsonObject, type KindKey, type LookupSpec, type PolicyDocument, type TargetSpec } from "./types.js";
+
+/** What an indexQuery's anyOf sees: the policy's names, and the object under test as `item`. */
+const ITEM_ROOTS = [...ROOT_VARIABLES, "item"];
 
 export interface PolicySource {
   /** Where the text came from, for messages (a path, or "<inline>"). */
@@ -202,13 +205,13 @@ class DocumentCompiler {
   }
 
   /** Compiles an expression and checks its type against the schemas; `expected` is what its result must be. */
-  expression(source: string, path: string, variables: ReadonlySet<string>, expected: CheckType = DYN): CompiledExpression | undefined {
+  expression(source: string, path: string, variables: ReadonlySet<string>, expected: CheckType = DYN, roots?: readonly string[]): CompiledExpression | undefined {
     const parsed = this.parse(source);
     // Checked before compiling, which rewrites the tree; compile errors, the plainer ones, win.
     const checked = this.check(parsed, source, expected);
     let compiled: CompiledExpression;
     try {
-      compiled = compileExpression(source, { variables, parsed: parsed && { get: () => parsed } });
+      compiled = compileExpression(source, { variables, parsed: parsed && { get: () => parsed }, roots });
     } catch (err) {
       if (!(err instanceof CelCompileError)) throw err;
       return this.fail(path, `${err.message} in ${JSON.stringify(source)}`);
@@ -226,6 +229,16 @@ class DocumentCompiler {
       return this.expression(source, path, new Set());
     } finally {
       this.scope.set("object", policyObject);
+    }
+  }
+
+  /** An indexQuery's anyOf test, where `item` is an object of the queried kind. */
+  itemTest(source: string, path: string, variables: ReadonlySet<string>, item: CheckType): CompiledExpression | undefined {
+    this.scope.set("item", item);
+    try {
+      return this.expression(source, path, variables, BOOL, ITEM_ROOTS);
+    } finally {
+      this.scope.delete("item");
     }
   }
 
@@ -331,7 +344,10 @@ class DocumentCompiler {
     if (spec.list) return { name, type: "list", kind, limit: spec.list.limit };
     if (spec.indexQuery) {
       const key = this.expression(spec.indexQuery.key, `${path}.indexQuery.key`, declared);
-      return key && { name, type: "indexQuery", kind, index: spec.indexQuery.index, key, limit: spec.indexQuery.limit };
+      const item = this.kinds.of(spec.target);
+      const anyOf = spec.indexQuery.anyOf?.map((source, i) => this.itemTest(source, `${path}.indexQuery.anyOf[${i}]`, declared, item));
+      if (!key || anyOf?.some((e) => !e)) return undefined;
+      return { name, type: "indexQuery", kind, index: spec.indexQuery.index, key, anyOf: anyOf as CompiledExpression[] | undefined, limit: spec.indexQuery.limit };
     }
     const q = spec.ipQuery as NonNullable<LookupSpec["ipQuery"]>;
     const within = q.within ? this.expression(q.within, `${path}.ipQuery.within`, declared) : undefined;

@@ -23,7 +23,17 @@ export type CompiledVariable =
       outside?: CompiledExpression;
       limit?: number;
     }
-  | { name: string; type: "indexQuery"; kind: KindKey; index: string; key: CompiledExpression; limit?: number };
+  | {
+      name: string;
+      type: "indexQuery";
+      kind: KindKey;
+      index: string;
+      key: CompiledExpression;
+      /** Keeps the objects for which any is true, each evaluated with the object as `item`. */
+      anyOf?: CompiledExpression[];
+      /** At most this many objects are taken from the index (and examined by anyOf). */
+      limit?: number;
+    };
 
 export interface CompiledValidation {
   expr: CompiledExpression;

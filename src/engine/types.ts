@@ -40,7 +40,7 @@ export interface LookupSpec {
   get?: { name: string; namespace?: string };
   list?: { limit?: number };
   ipQuery?: { index: string; within?: string; outside?: string; limit?: number };
-  indexQuery?: { index: string; key: string; limit?: number };
+  indexQuery?: { index: string; key: string; anyOf?: string[]; limit?: number };
   onMissing?: "Null" | OnMissingSpec;
 }
 

@@ -97,3 +97,27 @@ test("an indexQuery needs a declared field index; an ipQuery an ip index", () =>
     /must be one of "ip", "field"/,
   );
 });
+
+test("indexQuery anyOf keeps the objects one of its expressions accepts; limit bounds how many are taken", () => {
+  const peers = (indexQuery: JsonObject) =>
+    policyDoc("p", {
+      indexes: [BY_CLASS],
+      variables: [
+        { name: "big", expression: "3" },
+        { name: "peers", lookup: { target: VM, indexQuery: { index: "byClass", key: "'small'", ...indexQuery } } },
+      ],
+      validations: [{ expression: "false", messageExpression: "variables.peers.map(p, p.metadata.name).join(',')", message: "m", action: "Warn" }],
+    });
+  const sized = (name: string, cores: number): JsonObject => ({ ...vm(name, "small"), spec: { virtualMachineClassName: "small", cpu: { cores } } });
+  const objects = [sized("a", 1), sized("b", 4), sized("c", 8), sized("d", 2)];
+  const run = (doc: JsonObject) => {
+    const set = loadPolicySet([source("p.json", doc)]);
+    const store = new ObjectStore(set.indexes);
+    for (const o of objects) store.upsert(o);
+    const v = evaluate(set, admissionRequest({ object: vm("new", "small") }), { context: store, params: bindParameters(set, {}) });
+    return v.warnings.map((w) => w.message.split(",").sort().join(","));
+  };
+  assert.deepEqual(run(peers({ anyOf: ["item.spec.cpu.cores > variables.big", "item.spec.cpu.cores == 1"] })), ["a,b,c"]);
+  assert.deepEqual(run(peers({ limit: 2 })).map((m) => m.split(",").length), [2]);
+  assert.match(run(peers({ anyOf: ["item.spec.cpu.cores"] })).join("\n"), /lookup "peers" anyOf "item.spec.cpu.cores" must return a bool/);
+});
