@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { bindParameters, loadPolicySet, type BoundParameters, type ClusterContext, type JsonValue, type PolicySet, type PolicySource } from "../engine/index.js";
+import { bindParameters, hashPolicySources, loadPolicySet, type BoundParameters, type ClusterContext, type JsonValue, type PolicySet, type PolicySource } from "../engine/index.js";
 import { policyLoadOptions, readPolicySources } from "../policy-files/policy-dir.js";
 import type { ContextProvider } from "../cluster/context-provider.js";
 import type { Logger } from "./logger.js";
@@ -28,12 +27,6 @@ export interface PolicyStoreOptions {
   context: ContextProvider;
   logger: Logger;
   metrics: ServerMetrics;
-}
-
-function digestOf(sources: readonly PolicySource[]): string {
-  const h = createHash("sha256");
-  for (const s of sources) h.update(s.file).update("\0").update(s.text).update("\0");
-  return h.digest("hex");
 }
 
 /**
@@ -70,7 +63,7 @@ export class PolicyStore {
     const set = loadPolicySet(sources, policyLoadOptions());
     const params = bindParameters(set, opts.params);
     const context = await opts.context.activate(set);
-    return { set, params, context, generation, hash: set.hash, loadedAt: new Date(), digest: digestOf(sources) };
+    return { set, params, context, generation, hash: set.hash, loadedAt: new Date(), digest: hashPolicySources(sources) };
   }
 
   /** The set to evaluate a request against. */
@@ -93,7 +86,7 @@ export class PolicyStore {
     } catch (err) {
       return this.reject(`read:${(err as Error).message}`, err as Error);
     }
-    const digest = digestOf(sources);
+    const digest = hashPolicySources(sources);
     if (digest === this.serving.digest) {
       if (this.lastRejected !== undefined) {
         // Someone reverted to what is serving: the rejection is over.

@@ -1,4 +1,4 @@
-import { renderDenial, renderFinding, type AdmissionRequest, type Finding, type JsonObject, type Verdict } from "../engine/index.js";
+import { isObject, renderDenial, renderFinding, type AdmissionRequest, type Finding, type JsonObject, type Verdict } from "../engine/index.js";
 
 export const REVIEW_API_VERSION = "admission.k8s.io/v1";
 
@@ -19,9 +19,6 @@ export interface AdmissionReviewResponse {
   response: AdmissionResponse;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 const OPERATIONS = new Set(["CREATE", "UPDATE", "DELETE", "CONNECT"]);
 
@@ -71,10 +68,9 @@ export function renderWarnings(warnings: readonly Finding[]): string[] {
   let used = 0;
   for (const [i, w] of warnings.entries()) {
     const text = renderFinding(w);
-    const left = warnings.length - i - 1;
-    const note = left > 0 ? ` (and ${left} more warning${left > 1 ? "s" : ""})` : "";
     if (used + text.length > WARNINGS_BUDGET - 64) {
-      out.push(`[virtguard] ${warnings.length - i} more warning${warnings.length - i > 1 ? "s" : ""} omitted${note ? "" : ""}`);
+      const left = warnings.length - i;
+      out.push(`[virtguard] ${left} more warning${left > 1 ? "s" : ""} omitted`);
       break;
     }
     out.push(text);

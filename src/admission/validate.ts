@@ -8,6 +8,13 @@ import { decodeReview, encodeFailure, encodeResponse, ReviewError, type Admissio
 /** The API server sends objects up to ~3 MiB, and an UPDATE carries two. */
 export const MAX_BODY_BYTES = 6 * 1024 * 1024;
 
+/** " (6 MiB)" for a whole number of MiB or KiB, else nothing: the limit as an operator configured it. */
+function binaryUnits(bytes: number): string {
+  if (bytes >= 1 << 20 && bytes % (1 << 20) === 0) return ` (${bytes / (1 << 20)} MiB)`;
+  if (bytes >= 1 << 10 && bytes % (1 << 10) === 0) return ` (${bytes / (1 << 10)} KiB)`;
+  return "";
+}
+
 /** How much of an oversized body is read and dropped after its 413 before the connection is cut. */
 const DISCARD_LIMIT = 16 * 1024 * 1024;
 
@@ -64,7 +71,7 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
    */
   function tooLarge(req: IncomingMessage, res: ServerResponse, size: string, declared: number | undefined): void {
     const close = declared !== undefined && declared > DISCARD_LIMIT;
-    refuse(res, 413, `request body is ${size}; the limit is ${maxBody} bytes (6 MiB)`, close);
+    refuse(res, 413, `request body is ${size}; the limit is ${maxBody} bytes${binaryUnits(maxBody)}`, close);
     if (close) return;
     let dropped = 0;
     req.on("data", (chunk: Buffer) => {

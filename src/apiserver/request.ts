@@ -1,4 +1,4 @@
-import type { AdmissionRequest, JsonObject, Operation, PolicySet } from "../engine/index.js";
+import { groupVersionKind, isObject, type AdmissionRequest, type JsonObject, type Operation, type PolicySet } from "../engine/index.js";
 
 /** Who a dry run's requests come from, for policies that read request.userInfo. */
 export const DRY_RUN_USER = { username: "virtguard:dry-run", groups: ["system:authenticated"] };
@@ -34,13 +34,9 @@ export interface RequestParts {
 export function requestFor(parts: RequestParts, set: PolicySet, resources?: ReadonlyMap<string, string>): AdmissionRequest {
   const subject = parts.object ?? parts.oldObject;
   if (!subject) throw new Error("a request needs an object or an old object");
-  const apiVersion = String(subject.apiVersion ?? "");
-  const slash = apiVersion.lastIndexOf("/");
-  const group = slash < 0 ? "" : apiVersion.slice(0, slash);
-  const version = apiVersion.slice(slash + 1);
-  const kind = String(subject.kind ?? "");
+  const { group, version, kind } = groupVersionKind(subject);
   const resource = resourceFor(group, kind, set, resources);
-  const m = subject.metadata && typeof subject.metadata === "object" && !Array.isArray(subject.metadata) ? subject.metadata : {};
+  const m = isObject(subject.metadata) ? subject.metadata : {};
   const request: AdmissionRequest = {
     uid: parts.uid,
     kind: { group, version, kind },

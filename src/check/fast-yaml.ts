@@ -1,6 +1,6 @@
 import { constructFromEvents, CORE_SCHEMA, getScalarValue, parseEvents, type Event, type ScalarEvent } from "js-yaml";
 import { lineCounter, notAnObject, parseObjects, type ParsedObject, type SkippedDocument } from "../cluster/files.js";
-import type { JsonObject } from "../engine/index.js";
+import { isObject, type JsonObject } from "../engine/index.js";
 
 // js-yaml's event ids (EVENT_ID), inlined so that hot loops compare small integers.
 const DOCUMENT = 1;
@@ -98,9 +98,6 @@ export class YamlTree {
   }
 }
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** The conditions parseObjects checks; a manifest failing them goes to parseObjects for its message. */
 function wellFormed(o: unknown): o is JsonObject {

@@ -1,5 +1,5 @@
 import type { ParsedObject } from "../cluster/files.js";
-import type { JsonObject } from "../engine/index.js";
+import { groupVersionKind, isObject, type JsonObject } from "../engine/index.js";
 
 /** What the API server would be asked to do with one manifest. */
 export type PlannedOperation = "CREATE" | "UPDATE" | "DELETE";
@@ -35,17 +35,14 @@ export interface Plan {
 
 function metadataOf(object: JsonObject): { name?: unknown; namespace?: unknown; generateName?: unknown } {
   const m = object.metadata;
-  return m && typeof m === "object" && !Array.isArray(m) ? m : {};
+  return isObject(m) ? m : {};
 }
 
 let anonymous = 0;
 
 export function identityOf(object: JsonObject): Identity {
   const apiVersion = String(object.apiVersion ?? "");
-  const slash = apiVersion.lastIndexOf("/");
-  const group = slash < 0 ? "" : apiVersion.slice(0, slash);
-  const version = apiVersion.slice(slash + 1);
-  const kind = String(object.kind ?? "");
+  const { group, version, kind } = groupVersionKind(object);
   const m = metadataOf(object);
   const name = typeof m.name === "string" ? m.name : "";
   const namespace = typeof m.namespace === "string" ? m.namespace : "";

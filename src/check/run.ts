@@ -3,6 +3,7 @@ import { ObjectStore } from "../cluster/object-store.js";
 import {
   bindParameters,
   evaluate,
+  isObject,
   requestBudget,
   matchingPolicies,
   parseParameterFlag,
@@ -224,7 +225,7 @@ export function loadSchemas(opts: CheckOptions, objects: readonly JsonObject[], 
 }
 
 function nameOf(object: JsonObject): { name: string; namespace: string } {
-  const m = object.metadata && typeof object.metadata === "object" && !Array.isArray(object.metadata) ? object.metadata : {};
+  const m = isObject(object.metadata) ? object.metadata : {};
   return { name: typeof m.name === "string" ? m.name : "", namespace: typeof m.namespace === "string" ? m.namespace : "" };
 }
 

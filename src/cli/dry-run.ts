@@ -1,5 +1,5 @@
 import { bindParameters, parseParameterFlag, type BoundParameters, type JsonValue, type PolicySet } from "../engine/index.js";
-import { loadFileContext } from "../cluster/file-context.js";
+import { loadFileContext } from "../cluster/context-provider.js";
 import type { ObjectStore } from "../cluster/object-store.js";
 import { loadPolicyDir, SHIPPED_POLICIES } from "../policy-files/policy-dir.js";
 

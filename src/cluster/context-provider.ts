@@ -1,7 +1,7 @@
 import { readObjectsFile } from "./files.js";
 import { ObjectStore } from "./object-store.js";
 import type { Registry } from "prom-client";
-import type { ClusterContext, JsonObject, PolicySet } from "../engine/index.js";
+import type { ClusterContext, IndexDefinition, JsonObject, PolicySet } from "../engine/index.js";
 
 /**
  * Where the server's policies look cluster objects up. `serve` builds one provider at start:
@@ -30,16 +30,21 @@ export interface ContextProvider {
  * Every activation builds a fresh store with the indexes that set declares.
  */
 export function fileContextProvider(files: readonly string[]): ContextProvider {
-  const objects: JsonObject[] = [];
-  for (const file of files) for (const { object } of readObjectsFile(file)) objects.push(object);
+  const objects = readContextFiles(files);
   return {
     description: files.length === 0 ? "none" : `files: ${files.join(", ")}`,
-    activate(set) {
-      const store = new ObjectStore(set.indexes);
-      for (const o of objects) store.upsert(o);
-      return store;
-    },
+    activate: (set) => ObjectStore.of(objects, set.indexes),
     notReady: () => undefined,
     close: async () => {},
   };
+}
+
+/** The objects of context files (a Kubernetes object per YAML document, or a List), in file order. */
+export function readContextFiles(files: readonly string[]): JsonObject[] {
+  return files.flatMap((file) => readObjectsFile(file).map((p) => p.object));
+}
+
+/** Context for dry runs (`review`): the objects in the given files, indexed as the policies ask. */
+export function loadFileContext(files: readonly string[], indexes: readonly IndexDefinition[]): ObjectStore {
+  return ObjectStore.of(readContextFiles(files), indexes);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import type { JsonObject } from "../engine/index.js";
+import { isObject, type JsonObject } from "../engine/index.js";
 
 export class ManifestError extends Error {}
 
@@ -16,10 +16,6 @@ export interface SkippedDocument {
   file: string;
   line: number;
   reason: string;
-}
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**

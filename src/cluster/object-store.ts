@@ -26,6 +26,13 @@ export class ObjectStore implements ClusterContext {
 
   constructor(private readonly indexDefinitions: readonly IndexDefinition[] = []) {}
 
+  /** A store holding these objects, with the given indexes. */
+  static of(objects: Iterable<JsonObject>, indexDefinitions: readonly IndexDefinition[]): ObjectStore {
+    const store = new ObjectStore(indexDefinitions);
+    for (const o of objects) store.upsert(o);
+    return store;
+  }
+
   private bucket(kind: KindKey): KindBucket {
     let b = this.kinds.get(kind);
     if (!b) {

@@ -1,5 +1,5 @@
 // The engine's public surface: load and compile policies, bind parameters, evaluate a request.
-export { loadPolicySet, targetKey, type LoadOptions, type PolicySource } from "./load.js";
+export { hashPolicySources, loadPolicySet, targetKey, type LoadOptions, type PolicySource } from "./load.js";
 export type { ParsedExpressionCache } from "./cel/compile.js";
 export type { KindSchema } from "./typecheck/schema.js";
 export { PolicyLoadError, formatProblem, jsonPath, type PolicyProblem } from "./errors.js";
@@ -11,6 +11,7 @@ export { FieldIndex } from "./field-index.js";
 export type * from "./types.js";
 export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration } from "./policy-set.js";
 export { kindKeyOf } from "./types.js";
+export { groupVersionKind, isObject, parseApiVersion } from "./object.js";
 export { EvaluationBudget, BudgetExceededError, UNLIMITED } from "./budget.js";
 export { compileSelfRule, type SelfRule } from "./self-rule.js";
 export { requestBudget, DEFAULT_COST_LIMIT } from "./request-budget.js";

@@ -117,14 +117,12 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);
 
-  const hash = createHash("sha256");
-  for (const s of [...sources].sort((a, b) => a.file.localeCompare(b.file))) hash.update(s.file).update("\0").update(s.text).update("\0");
   return {
     policies,
     parameters,
     indexes: [...indexes.values()].map(({ kind, name, type, keysOf }) => ({ kind, name, type, keysOf })),
     targets,
-    hash: hash.digest("hex").slice(0, 16),
+    hash: hashPolicySources(sources).slice(0, 16),
   };
 }
 
@@ -362,3 +360,10 @@ class DocumentCompiler {
 }
 
 export { PolicyLoadError };
+
+/** SHA-256 (hex) of a policy set's files, names and texts, in file order: what a set was built from. */
+export function hashPolicySources(sources: readonly PolicySource[]): string {
+  const hash = createHash("sha256");
+  for (const s of [...sources].sort((a, b) => a.file.localeCompare(b.file))) hash.update(s.file).update("\0").update(s.text).update("\0");
+  return hash.digest("hex");
+}

@@ -1,3 +1,4 @@
+import { parseApiVersion } from "./object.js";
 import type { JsonObject, JsonValue } from "./cel/value.js";
 
 export type { JsonObject, JsonValue };
@@ -105,8 +106,7 @@ export interface AdmissionRequest {
 export type KindKey = string;
 
 export function kindKeyOf(apiVersion: string, kind: string): KindKey {
-  const slash = apiVersion.lastIndexOf("/");
-  return `${slash < 0 ? "" : apiVersion.slice(0, slash)}/${kind}`;
+  return `${parseApiVersion(apiVersion).group}/${kind}`;
 }
 
 export interface IPQuery {

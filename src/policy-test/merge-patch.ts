@@ -1,8 +1,5 @@
-import type { JsonValue } from "../engine/index.js";
+import { isObject, type JsonValue } from "../engine/index.js";
 
-function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * RFC 7386 JSON merge patch, as `kubectl patch --type merge` applies it: mappings merge key by

@@ -90,8 +90,7 @@ export function runCase(set: PolicySet, tc: TestCase, uid: string, schemas?: Crd
     const denials: Finding[] = problems.map((p) => ({ policy: "schema", action: "Deny", message: p.path ? `${p.path}: ${p.message}` : p.message, reason: "Invalid" }));
     return { allowed: false, denials, warnings: [], audits: [], matched: [] };
   }
-  const store = new ObjectStore(set.indexes);
-  for (const o of tc.context) store.upsert(stored(schemas, o));
+  const store = ObjectStore.of(tc.context.map((o) => stored(schemas, o)), set.indexes);
   const object = stored(schemas, tc.object);
   const oldObject = stored(schemas, tc.oldObject);
   // During an UPDATE or DELETE the cluster still holds the previous version.

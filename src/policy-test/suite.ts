@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { ManifestError, readObjectsFile } from "../cluster/files.js";
-import type { JsonObject, JsonValue, Operation } from "../engine/index.js";
+import { isObject, type JsonObject, type JsonValue, type Operation } from "../engine/index.js";
 import { mergePatch } from "./merge-patch.js";
 
 /** The kind of a suite file, `virtguard-test.yaml`. */
@@ -52,9 +52,6 @@ export class SuiteError extends Error {}
 
 type Raw = Record<string, unknown>;
 
-function isObject(v: unknown): v is Raw {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 const RESULTS: readonly ExpectedResult[] = ["allowed", "warned", "denied"];
 const OPERATIONS: readonly Operation[] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];

@@ -1,5 +1,5 @@
 import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from "ajv";
-import { compileSelfRule, jsonPath, type JsonObject, type JsonValue, type SelfRule } from "../engine/index.js";
+import { compileSelfRule, groupVersionKind, isObject, jsonPath, kindKeyOf, type JsonObject, type JsonValue, type SelfRule } from "../engine/index.js";
 
 export interface SchemaProblem {
   /** Field path as kubectl prints it: spec.cpu.cores */
@@ -16,9 +16,6 @@ type VersionSchema = ValidateFunction;
 
 type Schema = { [key: string]: JsonValue };
 
-function isObject(v: unknown): v is Schema {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * Validates objects against CustomResourceDefinitions' openAPIV3Schema the way the API server
@@ -69,9 +66,8 @@ export class CrdSchemas {
   }
 
   private key(object: JsonObject): string {
-    const apiVersion = String(object.apiVersion ?? "");
-    const slash = apiVersion.lastIndexOf("/");
-    return `${apiVersion.slice(0, slash)}/${apiVersion.slice(slash + 1)}/${String(object.kind)}`;
+    const { group, version, kind } = groupVersionKind(object);
+    return `${group}/${version}/${kind}`;
   }
 
   private lookup(object: JsonObject): VersionSchema | undefined {
@@ -80,8 +76,7 @@ export class CrdSchemas {
 
   /** Whether a CRD makes this object's kind cluster-scoped. */
   isClusterScoped(object: JsonObject): boolean {
-    const apiVersion = String(object.apiVersion ?? "");
-    return this.clusterScoped.has(`${apiVersion.slice(0, Math.max(0, apiVersion.lastIndexOf("/")))}/${String(object.kind)}`);
+    return this.clusterScoped.has(kindKeyOf(String(object.apiVersion ?? ""), String(object.kind)));
   }
 
   /**
@@ -101,8 +96,7 @@ export class CrdSchemas {
 
   /** Whether a CRD describes this object's group and kind (at any version). */
   knows(object: JsonObject): boolean {
-    const apiVersion = String(object.apiVersion ?? "");
-    return this.kinds.has(`${apiVersion.slice(0, Math.max(0, apiVersion.lastIndexOf("/")))}/${String(object.kind)}`);
+    return this.kinds.has(kindKeyOf(String(object.apiVersion ?? ""), String(object.kind)));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CORE_SCHEMA, load, loadAll } from "js-yaml";
-import type { JsonObject } from "../engine/index.js";
+import { groupVersionKind, isObject, type JsonObject } from "../engine/index.js";
 import { CrdSchemas } from "./crd-schema.js";
 
 /** The module settings schema in a CRD directory, and the ModuleConfig it describes (as loadCrdDir reads them). */
@@ -13,15 +13,6 @@ export interface LoadedCrds {
   resources: Map<string, string>;
 }
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function groupKindVersion(object: JsonObject): { group: string; version: string; kind: string } {
-  const apiVersion = String(object.apiVersion ?? "");
-  const slash = apiVersion.lastIndexOf("/");
-  return { group: slash < 0 ? "" : apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), kind: String(object.kind ?? "") };
-}
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -38,7 +29,7 @@ export function loadCrdsFor(dir: string, objects: Iterable<JsonObject>): LoadedC
   const wanted = new Map<string, Set<string>>(); // "group/Kind" -> versions
   let settingsWanted = false;
   for (const o of objects) {
-    const { group, version, kind } = groupKindVersion(o);
+    const { group, version, kind } = groupVersionKind(o);
     const key = `${group}/${kind}`;
     let versions = wanted.get(key);
     if (!versions) wanted.set(key, (versions = new Set()));

@@ -160,3 +160,17 @@ describe("bad input", () => {
     await goodRequestStillAnswered();
   });
 });
+
+describe("a configured body limit", () => {
+  test("the 413 names the limit the server runs with, not the default", async () => {
+    const s = await startTestServer({ maxBodyBytes: 64 * 1024 });
+    try {
+      const res = await send(`https://localhost:${s.port}/validate`, { ca: s.ca, agent: false, body: JSON.stringify({ pad: "x".repeat(100 * 1024) }) });
+      assert.equal(res.status, 413);
+      const body = res.json() as { error: string };
+      assert.match(body.error, /the limit is 65536 bytes \(64 KiB\)$/);
+    } finally {
+      await s.close();
+    }
+  });
+});

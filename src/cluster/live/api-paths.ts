@@ -1,4 +1,4 @@
-import type { TargetSpec } from "../../engine/index.js";
+import { parseApiVersion, type TargetSpec } from "../../engine/index.js";
 
 /**
  * REST paths of a target kind. Kinds are listed and watched cluster-wide (a namespaced kind across
@@ -15,8 +15,6 @@ export function describeTarget(target: TargetSpec): string {
     const s = target.fromSecret;
     return `${target.kind} (from Secret ${s.namespace}/${s.name}, key ${s.key})`;
   }
-  const slash = target.apiVersion.lastIndexOf("/");
-  const group = slash < 0 ? "" : target.apiVersion.slice(0, slash);
-  const version = target.apiVersion.slice(slash + 1);
+  const { group, version } = parseApiVersion(target.apiVersion);
   return `${target.kind} (${target.resource}${group === "" ? "" : `.${group}`}/${version})`;
 }

@@ -1,9 +1,6 @@
 import { parseDocument } from "yaml";
-import type { JsonObject, TargetSpec } from "../../engine/index.js";
+import { isObject, type JsonObject, type TargetSpec } from "../../engine/index.js";
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * The object a `fromSecret` target stands for: the YAML (or JSON) document in one key of a Secret,

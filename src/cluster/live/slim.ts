@@ -1,4 +1,4 @@
-import type { JsonObject } from "../../engine/index.js";
+import { isObject, type JsonObject } from "../../engine/index.js";
 
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -13,7 +13,7 @@ export function slim(object: JsonObject): JsonObject {
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return object;
   if ("managedFields" in metadata) delete metadata.managedFields;
   const annotations = metadata.annotations;
-  if (typeof annotations === "object" && annotations !== null && !Array.isArray(annotations) && LAST_APPLIED in annotations) {
+  if (isObject(annotations) && LAST_APPLIED in annotations) {
     delete annotations[LAST_APPLIED];
   }
   return object;
