@@ -1,6 +1,6 @@
 import * as http from "node:http";
 import * as https from "node:https";
-import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import type { KubeConfig } from "@kubernetes/client-node";
 
 /** A failed API request: the HTTP status (0 when no response came) and the API server's own message. */
 export class ApiError extends Error {

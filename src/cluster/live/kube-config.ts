@@ -1,4 +1,4 @@
-import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterSource } from "./in-pod.js";
 
 /**

@@ -1,4 +1,4 @@
-import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { ContextProvider } from "../context-provider.js";
@@ -106,7 +106,7 @@ export class LiveContextProvider implements ContextProvider {
   private onPhase(): void {
     if (this.readyAt === undefined && this.notReady() === undefined) {
       this.readyAt = Date.now();
-      const missing = [...this.watches.values()].filter((w) => w.phase === "missing").map((w) => w.target.kind);
+      const missing = [...this.watches.values()].filter((w) => w.state.phase === "missing").map((w) => w.target.kind);
       this.opts.logger.info(
         { tookMs: this.readyAt - this.startedAt, kinds: this.watches.size, missing, objects: Object.fromEntries([...this.watches.values()].map((w) => [w.target.kind, this.store.size(w.kind)])) },
         "cluster caches synced: ready",
@@ -118,8 +118,8 @@ export class LiveContextProvider implements ContextProvider {
     if (this.closed) return "closed";
     const waiting: string[] = [];
     for (const w of this.watches.values()) {
-      if (w.synced) continue;
-      waiting.push(w.lastError ? `${w.target.kind}: ${w.lastError} (retrying)` : `${w.target.kind}: first list in progress`);
+      if (w.state.synced) continue;
+      waiting.push(w.state.lastError ? `${w.target.kind}: ${w.state.lastError} (retrying)` : `${w.target.kind}: first list in progress`);
     }
     return waiting.length === 0 ? undefined : `waiting for the first list of ${waiting.join("; ")}`;
   }
@@ -138,12 +138,12 @@ export class LiveContextProvider implements ContextProvider {
   status(): { kind: KindKey; phase: string; objects: number; lists: number; errors: number; staleMs: number; lastError?: string }[] {
     return [...this.watches.values()].map((w) => ({
       kind: w.kind,
-      phase: w.phase,
+      phase: w.state.phase,
       objects: this.store.size(w.kind),
-      lists: w.lists,
-      errors: w.errors,
-      staleMs: w.staleMs(),
-      lastError: w.lastError,
+      lists: w.state.lists,
+      errors: w.state.errors,
+      staleMs: w.state.staleMs(),
+      lastError: w.state.lastError,
     }));
   }
 
@@ -151,13 +151,13 @@ export class LiveContextProvider implements ContextProvider {
   check(kind: KindKey): void {
     const w = this.watches.get(kind);
     // Not a watched kind (no policy declared it): the store has nothing, as from files.
-    if (!w || w.phase === "watching" || w.phase === "missing") return;
-    if (!w.synced) {
-      throw new StaleCacheError(`the cluster cache of ${w.target.kind} is not synced yet${w.lastError ? ` (${w.lastError})` : ""}`);
+    if (!w || w.state.phase === "watching" || w.state.phase === "missing") return;
+    if (!w.state.synced) {
+      throw new StaleCacheError(`the cluster cache of ${w.target.kind} is not synced yet${w.state.lastError ? ` (${w.state.lastError})` : ""}`);
     }
-    const stale = w.staleMs();
+    const stale = w.state.staleMs();
     if (stale <= this.staleness.afterMs) return;
-    const what = `the cluster cache of ${w.target.kind} is stale: not in sync with the API server for ${Math.round(stale / 1000)} s (${w.lastError ?? "reconnecting"})`;
+    const what = `the cluster cache of ${w.target.kind} is stale: not in sync with the API server for ${Math.round(stale / 1000)} s (${w.state.lastError ?? "reconnecting"})`;
     if (this.staleness.mode === "fail") throw new StaleCacheError(`${what}; lookups fail past --stale-cache-after ${Math.round(this.staleness.afterMs / 1000)}s`);
     const now = Date.now();
     if (now - (this.lastStaleWarning.get(kind) ?? 0) >= 60_000) {
