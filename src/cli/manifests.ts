@@ -43,7 +43,8 @@ Flags:
                         or Fail|Ignore alone for all of them. Default: Fail for
                         virtualmachines and moduleconfigs, Ignore for virtualmachineclasses
                         (docs/operations.md weighs lock-out against unchecked changes)
-  --policies DIR        policies for the ConfigMap (default: the shipped policies/)
+  --policies DIR        policies for the ConfigMap; RBAC grants exactly the kinds and Secrets
+                        they look up (default: the shipped policies/)
   --webhook-url URL     have the API server call this https URL instead of the Service (for a
                         virtguard running outside the cluster, e.g. during development)
   --skip-webhook        everything except the ValidatingWebhookConfiguration (install step 1)

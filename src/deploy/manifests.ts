@@ -9,7 +9,9 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
 import { caBundle } from "../pki/tls-certs.js";
+import type { PolicySet } from "../engine/index.js";
 import { loadPolicyDir } from "../policy-files/policy-dir.js";
+import { lookupRbac } from "./rbac.js";
 
 export const BASE_NAMESPACE = "virtguard";
 /** base64 of "REPLACE-WITH-CA-BUNDLE": valid base64, so the base applies, and obviously not a CA. */
@@ -28,6 +30,8 @@ export const DEFAULT_IMAGE_REPOSITORY = "ghcr.io/virtguard/virtguard";
 /** The webhooks' failurePolicy values the API server accepts. */
 export const FAILURE_POLICIES = ["Fail", "Ignore"] as const;
 export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
+/** The ClusterRole (and binding) granting the policies' cluster-wide lookups. */
+export const LOOKUPS_ROLE = "virtguard-lookups";
 /** kubectl, kustomize and the API server read YAML 1.1 ("y", "on" and "0440" are not strings there). */
 const YAML_VERSION = "1.1" as const;
 /** The API server refuses ConfigMaps over 1 MiB (the whole object); leave room for metadata. */
@@ -94,7 +98,8 @@ export function webhookResources(manifestsDir: string = defaultManifestsDir()): 
 export function buildManifests(opts: RenderOptions = {}): K8sObject[] {
   const namespace = opts.namespace ?? BASE_NAMESPACE;
   assertDnsLabel(namespace, "namespace");
-  const base = readBase(opts.manifestsDir ?? defaultManifestsDir(), opts.policiesDir ?? defaultPoliciesDir());
+  const policiesDir = opts.policiesDir ?? defaultPoliciesDir();
+  const base = withLookupRbac(readBase(opts.manifestsDir ?? defaultManifestsDir(), policiesDir), loadPolicyDir(policiesDir));
   const image = opts.image ?? defaultImage();
   const bundle = opts.caBundle ?? CA_BUNDLE_PLACEHOLDER;
   if (opts.webhookUrl !== undefined) assertWebhookUrl(opts.webhookUrl);
@@ -287,6 +292,53 @@ export function caBundleFromFiles(paths: string[]): { bundle: string; certificat
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * The base with its lookup RBAC replaced by what the policies need: the ClusterRole's rules, and
+ * one Role (with its RoleBinding) per namespace whose Secrets the policies read. The base's Roles
+ * outside virtguard's own namespace are the templates (labels, subjects, names); a namespace the
+ * base has no Role for gets one named LOOKUPS_ROLE.
+ */
+function withLookupRbac(base: K8sObject[], set: PolicySet): K8sObject[] {
+  const rbac = lookupRbac(set);
+  const isLookupRole = (o: K8sObject): boolean => o.kind === "Role" && o.metadata.namespace !== BASE_NAMESPACE;
+  const lookupRoles = base.filter(isLookupRole);
+  const roleNames = new Set(lookupRoles.map((r) => `${r.metadata.namespace}/${r.metadata.name}`));
+  const isLookupBinding = (o: K8sObject): boolean => {
+    const ref = o.roleRef as { kind?: string; name?: string } | undefined;
+    return o.kind === "RoleBinding" && ref?.kind === "Role" && roleNames.has(`${o.metadata.namespace}/${ref.name}`);
+  };
+  const roleTemplate = lookupRoles[0];
+  const bindingTemplate = base.find(isLookupBinding);
+  const generated: K8sObject[] = [];
+  for (const [namespace, rules] of rbac.namespaceRules) {
+    if (!roleTemplate || !bindingTemplate) throw new Error(`the policies read Secrets in ${namespace}, but the kustomize base has no Role and RoleBinding outside ${BASE_NAMESPACE} to model them on`);
+    const name = lookupRoles.find((r) => r.metadata.namespace === namespace)?.metadata.name ?? LOOKUPS_ROLE;
+    const role = structuredClone(roleTemplate);
+    role.metadata = { ...role.metadata, name, namespace };
+    role.rules = rules;
+    const binding = structuredClone(bindingTemplate);
+    binding.metadata = { ...binding.metadata, name, namespace };
+    binding.roleRef = { ...(binding.roleRef as object), name };
+    generated.push(role, binding);
+  }
+  const out: K8sObject[] = [];
+  let placed = false;
+  for (const o of base) {
+    if (isLookupRole(o) || isLookupBinding(o)) {
+      if (!placed) out.push(...generated);
+      placed = true;
+      continue;
+    }
+    if (o.kind === "ClusterRole" && o.metadata.name === LOOKUPS_ROLE) {
+      out.push({ ...o, rules: rbac.clusterRules });
+      continue;
+    }
+    out.push(o);
+  }
+  if (!placed) out.push(...generated);
+  return out;
+}
 
 /** Reads the kustomize base: each resource file in order; the `../policies` directory becomes the ConfigMap from policiesDir. */
 function readBase(dir: string, policiesDir: string): K8sObject[] {

@@ -1,42 +1,17 @@
 /**
- * What virtguard may read in a cluster: the one list of its RBAC grants.
+ * What virtguard may read in a cluster, derived from the lookups the policies declare
+ * (PolicySet.targets): the live context lists and watches every looked-up kind cluster-wide, and
+ * reads a `fromSecret` target's one Secret with `get` and a watch selecting `metadata.name`, which
+ * RBAC authorises by resourceName in that Secret's namespace.
  *
- * manifests/rbac.yaml spells the same grants for kustomize, and `virtguard manifests` prints
- * them; test/deploy/manifests.test.ts checks that both grant exactly this, nothing more.
- * When the policies start declaring their lookups, this list can be derived from them.
+ * `virtguard manifests` writes these rules into the ClusterRole and the Roles of the kustomize base;
+ * test/deploy/manifests.test.ts checks that manifests/rbac.yaml grants exactly what the shipped
+ * policies need, nothing more.
  */
-
-/** A kind that policies look up; the live context lists and watches it cluster-wide. */
-export interface ClusterLookup {
-  apiGroup: string;
-  resource: string;
-  kind: string;
-}
+import { parseApiVersion, type PolicySet } from "../engine/index.js";
 
 export const LOOKUP_VERBS = ["get", "list", "watch"] as const;
-
-export const CLUSTER_LOOKUPS: readonly ClusterLookup[] = [
-  { apiGroup: "virtualization.deckhouse.io", resource: "virtualmachineclasses", kind: "VirtualMachineClass" },
-  { apiGroup: "virtualization.deckhouse.io", resource: "virtualmachineipaddressleases", kind: "VirtualMachineIPAddressLease" },
-  { apiGroup: "virtualization.deckhouse.io", resource: "virtualmachineipaddresses", kind: "VirtualMachineIPAddress" },
-  { apiGroup: "virtualization.deckhouse.io", resource: "virtualmachines", kind: "VirtualMachine" },
-  { apiGroup: "", resource: "nodes", kind: "Node" },
-  { apiGroup: "", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim" },
-  { apiGroup: "deckhouse.io", resource: "moduleconfigs", kind: "ModuleConfig" },
-  { apiGroup: "network.deckhouse.io", resource: "systemnetworks", kind: "SystemNetwork" },
-];
-
-/**
- * The Secret holding Deckhouse's ClusterConfiguration (pod and service subnets), and only it:
- * the live context reads it with `get` and follows it with a watch selecting `metadata.name`,
- * which RBAC authorises by resourceName.
- */
-export const CLUSTER_CONFIGURATION_SECRET = {
-  namespace: "kube-system",
-  name: "d8-cluster-configuration",
-  key: "cluster-configuration.yaml",
-  verbs: ["get", "watch"] as const,
-};
+export const SECRET_VERBS = ["get", "watch"] as const;
 
 /** An RBAC PolicyRule as it appears in a (Cluster)Role. */
 export interface PolicyRule {
@@ -44,6 +19,12 @@ export interface PolicyRule {
   resources: string[];
   verbs: string[];
   resourceNames?: string[];
+}
+
+/** The rules a policy set needs: cluster-wide, and per namespace (the Secrets it reads). */
+export interface LookupRbac {
+  clusterRules: PolicyRule[];
+  namespaceRules: Map<string, PolicyRule[]>;
 }
 
 /** One atomic permission: a verb on a resource, optionally limited to a namespace and a name. */
@@ -55,36 +36,33 @@ export interface Grant {
   resourceName: string; // "*" for any
 }
 
-/** The ClusterRole's rules: one rule per API group, resources sorted. */
-export function clusterRoleRules(): PolicyRule[] {
-  const byGroup = new Map<string, string[]>();
-  for (const l of CLUSTER_LOOKUPS) byGroup.set(l.apiGroup, [...(byGroup.get(l.apiGroup) ?? []), l.resource]);
-  return [...byGroup.entries()]
+/** The rules for the set's lookups: one cluster rule per API group (resources sorted), one Secret rule per namespace. */
+export function lookupRbac(set: Pick<PolicySet, "targets">): LookupRbac {
+  const byGroup = new Map<string, Set<string>>();
+  const secrets = new Map<string, Set<string>>();
+  for (const target of set.targets.values()) {
+    if (target.fromSecret) {
+      const names = secrets.get(target.fromSecret.namespace) ?? new Set<string>();
+      secrets.set(target.fromSecret.namespace, names.add(target.fromSecret.name));
+      continue;
+    }
+    const { group } = parseApiVersion(target.apiVersion);
+    byGroup.set(group, (byGroup.get(group) ?? new Set<string>()).add(target.resource));
+  }
+  const clusterRules = [...byGroup.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([group, resources]) => ({ apiGroups: [group], resources: [...resources].sort(), verbs: [...LOOKUP_VERBS] }));
+  const namespaceRules = new Map<string, PolicyRule[]>();
+  for (const [namespace, names] of [...secrets.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    namespaceRules.set(namespace, [{ apiGroups: [""], resources: ["secrets"], resourceNames: [...names].sort(), verbs: [...SECRET_VERBS] }]);
+  }
+  return { clusterRules, namespaceRules };
 }
 
-/** The kube-system Role's rules. */
-export function clusterConfigurationRoleRules(): PolicyRule[] {
-  return [{ apiGroups: [""], resources: ["secrets"], resourceNames: [CLUSTER_CONFIGURATION_SECRET.name], verbs: [...CLUSTER_CONFIGURATION_SECRET.verbs] }];
-}
-
-/** Every permission virtguard should hold, flattened and sorted. */
-export function expectedGrants(): Grant[] {
-  const grants: Grant[] = [];
-  for (const l of CLUSTER_LOOKUPS) {
-    for (const verb of LOOKUP_VERBS) grants.push({ namespace: "*", apiGroup: l.apiGroup, resource: l.resource, verb, resourceName: "*" });
-  }
-  for (const verb of CLUSTER_CONFIGURATION_SECRET.verbs) {
-    grants.push({
-      namespace: CLUSTER_CONFIGURATION_SECRET.namespace,
-      apiGroup: "",
-      resource: "secrets",
-      verb,
-      resourceName: CLUSTER_CONFIGURATION_SECRET.name,
-    });
-  }
-  return sortGrants(grants);
+/** Every permission the set needs, flattened and sorted. */
+export function expectedGrants(set: Pick<PolicySet, "targets">): Grant[] {
+  const rbac = lookupRbac(set);
+  return sortGrants([...grantsOf(rbac.clusterRules, "*"), ...[...rbac.namespaceRules].flatMap(([ns, rules]) => grantsOf(rules, ns))]);
 }
 
 /** Flattens rules into grants (a ClusterRole's under namespace "*"). */

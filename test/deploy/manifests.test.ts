@@ -24,7 +24,8 @@ import {
   policyFiles,
   type K8sObject,
 } from "../../src/deploy/manifests.js";
-import { CLUSTER_CONFIGURATION_SECRET, CLUSTER_LOOKUPS, expectedGrants, grantsOf, sortGrants, type Grant, type PolicyRule } from "../../src/deploy/rbac.js";
+import { expectedGrants, grantsOf, sortGrants, type Grant, type PolicyRule } from "../../src/deploy/rbac.js";
+import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { hasTool, removeTempDirs, repoRoot, tempDir, tool, virtguard } from "./helpers.js";
 
 const kubectl = hasTool("kubectl", ["version", "--client"]);
@@ -360,7 +361,9 @@ describe("virtguard manifests", () => {
     }
   });
 
-  test("RBAC grants exactly the lookups, read-only, and the one Secret in kube-system", () => {
+  test("RBAC grants exactly the shipped policies' lookups, read-only, and the Secrets they read by name", () => {
+    const shipped = loadPolicyDir();
+    const secrets = new Set([...shipped.targets.values()].flatMap((t) => (t.fromSecret ? [`${t.fromSecret.namespace}/${t.fromSecret.name}`] : [])));
     const granted: Grant[] = [];
     const roles = new Map<string, Obj>();
     for (const o of objs) {
@@ -368,7 +371,7 @@ describe("virtguard manifests", () => {
       if (o.kind === "Role") granted.push(...grantsOf(o.rules as PolicyRule[], o.metadata.namespace ?? "?"));
       if (o.kind === "ClusterRole" || o.kind === "Role") roles.set(`${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`, o);
     }
-    assert.deepEqual(sortGrants(granted), expectedGrants());
+    assert.deepEqual(sortGrants(granted), expectedGrants(shipped));
     // Each role is bound to virtguard's ServiceAccount, and only to it; nothing else is bound.
     const bindings = objs.filter((o) => o.kind === "ClusterRoleBinding" || o.kind === "RoleBinding");
     assert.equal(bindings.length, roles.size);
@@ -381,41 +384,50 @@ describe("virtguard manifests", () => {
     for (const g of granted) {
       assert.ok(["get", "list", "watch"].includes(g.verb), `write verb ${g.verb}`);
       assert.ok(g.resource !== "*" && g.apiGroup !== "*");
-      if (g.resource === "secrets") {
-        assert.equal(g.namespace, CLUSTER_CONFIGURATION_SECRET.namespace);
-        assert.equal(g.resourceName, CLUSTER_CONFIGURATION_SECRET.name);
-      }
+      if (g.resource === "secrets") assert.ok(secrets.has(`${g.namespace}/${g.resourceName}`), `a Secret no policy reads: ${g.namespace}/${g.resourceName}`);
     }
     // manifests/rbac.yaml, read on its own, says the same.
     const base = parseManifests(readFileSync(join(repoRoot, "manifests", "rbac.yaml"), "utf8"));
     const baseGrants = base.flatMap((o) =>
       o.kind === "ClusterRole" ? grantsOf(o.rules as PolicyRule[], "*") : o.kind === "Role" ? grantsOf(o.rules as PolicyRule[], o.metadata.namespace ?? "?") : [],
     );
-    assert.deepEqual(sortGrants(baseGrants), expectedGrants());
+    assert.deepEqual(sortGrants(baseGrants), expectedGrants(shipped), "manifests/rbac.yaml must grant what the shipped policies look up (see src/deploy/rbac.ts)");
   });
 
-  test("every kind the shipped policies look up is granted", () => {
-    const dirp = join(repoRoot, "policies");
-    const granted = new Set(CLUSTER_LOOKUPS.map((l) => `${l.apiGroup}/${l.resource}`));
-    const found: string[] = [];
-    const visit = (v: unknown): void => {
-      if (Array.isArray(v)) return v.forEach(visit);
-      if (v === null || typeof v !== "object") return;
-      const o = v as Record<string, unknown>;
-      const target = o.target as { apiVersion?: string; resource?: string; fromSecret?: { namespace: string; name: string } } | undefined;
-      if (target && typeof target.apiVersion === "string" && typeof target.resource === "string") {
-        if (target.fromSecret) {
-          assert.equal(target.fromSecret.namespace, CLUSTER_CONFIGURATION_SECRET.namespace);
-          assert.equal(target.fromSecret.name, CLUSTER_CONFIGURATION_SECRET.name);
-        } else {
-          const group = target.apiVersion.includes("/") ? target.apiVersion.split("/")[0] : "";
-          found.push(`${group}/${target.resource}`);
-        }
-      }
-      Object.values(o).forEach(visit);
+  test("with --policies, RBAC follows the lookups of that set: new kinds and Secrets granted, unused ones dropped", () => {
+    const dirp = tempDir();
+    for (const f of policyFiles(join(repoRoot, "policies"))) {
+      if (f === "moduleconfig-cidrs.json" || f === "moduleconfig-dvcr.json") continue; // no Secret, no PersistentVolumeClaim
+      copyFileSync(join(repoRoot, "policies", f), join(dirp, f));
+    }
+    const configMaps = {
+      apiVersion: "policies.virtguard.io/v1alpha1",
+      kind: "ValidationPolicy",
+      metadata: { name: "configmap-lookup" },
+      spec: {
+        description: "Looks up ConfigMaps and a Secret in tenant-a, so that RBAC must grant them.",
+        match: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"], operations: ["CREATE"] }] },
+        variables: [
+          { name: "cm", lookup: { target: { apiVersion: "v1", kind: "ConfigMap", resource: "configmaps", namespaced: true }, list: { limit: 1 } } },
+          { name: "token", lookup: { target: { apiVersion: "example.io/v1", kind: "Settings", resource: "settings", fromSecret: { namespace: "tenant-a", name: "settings", key: "s.yaml" } }, list: { limit: 1 } } },
+        ],
+        validations: [{ expression: "size(variables.cm) >= 0 && size(variables.token) >= 0", message: "never", action: "Deny" }],
+      },
     };
-    for (const f of policyFiles(dirp)) visit(JSON.parse(readFileSync(join(dirp, f), "utf8")));
-    for (const k of found) assert.ok(granted.has(k), `a policy looks up ${k}, which src/deploy/rbac.ts does not grant`);
+    writeFileSync(join(dirp, "configmap-lookup.json"), JSON.stringify(configMaps));
+    const set = loadPolicyDir(dirp);
+    const out = buildManifests({ policiesDir: dirp });
+    const granted = out.flatMap((o) => (o.kind === "ClusterRole" ? grantsOf(o.rules as PolicyRule[], "*") : o.kind === "Role" ? grantsOf(o.rules as PolicyRule[], o.metadata.namespace ?? "?") : []));
+    assert.deepEqual(sortGrants(granted), expectedGrants(set));
+    const keys = new Set(granted.map((g) => `${g.namespace} ${g.apiGroup}/${g.resource} ${g.verb} ${g.resourceName}`));
+    assert.ok(keys.has("* /configmaps list *"));
+    assert.ok(keys.has("tenant-a /secrets watch settings"));
+    assert.ok(!keys.has("* /persistentvolumeclaims get *"), "no policy of the set looks PVCs up");
+    assert.ok(![...keys].some((k) => k.startsWith("kube-system ")), "no policy of the set reads the kube-system Secret");
+    // The Role of the new namespace is bound to virtguard's ServiceAccount.
+    const binding = out.find((o) => o.kind === "RoleBinding" && o.metadata.namespace === "tenant-a");
+    assert.deepEqual(binding?.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "virtguard-lookups" });
+    assert.equal((binding?.subjects as { name: string }[] | undefined)?.[0]?.name, "virtguard");
   });
 
   test("--ca-bundle repeated makes an overlapping bundle", () => {
