@@ -27,8 +27,11 @@ export const SERVE_FLAGS = {
     help: "auto: the pod's ServiceAccount when running in a pod (KUBERNETES_SERVICE_HOST and a mounted token) and neither --kubeconfig nor --context is given; in-cluster: always the pod's ServiceAccount; off: never a live cluster",
     default: "auto",
   },
-  "pod-subnet-cidr": { value: "CIDR", help: "the cluster's pod subnet, over the ClusterConfiguration (live cluster only)" },
-  "service-subnet-cidr": { value: "CIDR", help: "the service subnet, likewise (live cluster only)" },
+  override: {
+    value: "KIND=JSON",
+    help: 'top-level fields set over the object of a kind the policies read from a Secret (live cluster only), e.g. deckhouse.io/ClusterConfiguration={"podSubnetCIDR":"10.111.0.0/16"}; repeatable',
+    repeat: { separator: "\n" },
+  },
   "stale-cache": {
     value: "fail|serve",
     help: "lookups of a kind out of sync with the API server for longer than --stale-cache-after: fail (the policy reports it under its failurePolicy) or serve the stale cache with a logged warning",

@@ -1,11 +1,10 @@
-import { isIP } from "node:net";
 import { isAbsolute, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fileContextProvider, type ContextProvider } from "../cluster/context-provider.js";
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from "../admission/logger.js";
 import type { RunningServer, TlsSource } from "../admission/server.js";
 import { DEFAULT_DEV_CA_FILE } from "../admission/tls.js";
-import { parseParameterFlag, type JsonObject, type JsonValue, type KindKey } from "../engine/index.js";
+import { isObject, parseParameterFlag, type JsonObject, type JsonValue, type KindKey } from "../engine/index.js";
 import { runningInPod } from "../cluster/live/in-pod.js";
 import { SHIPPED_POLICIES } from "../policy-files/policy-dir.js";
 import { UsageError, type Command } from "./command.js";
@@ -58,22 +57,28 @@ export interface ServeConfig {
   reloadIntervalMs: number;
   /** A live cluster to look objects up in, or undefined for --context files. */
   cluster: { kubeconfig: string } | { inCluster: true } | undefined;
-  /** ClusterConfiguration fields set by --pod-subnet-cidr/--service-subnet-cidr. */
-  subnetOverrides: JsonObject;
+  /** Top-level fields set over the object of a fromSecret kind (--override), by "group/Kind". */
+  overrides: Map<KindKey, JsonObject>;
   staleCache: { mode: "fail" | "serve"; afterMs: number };
 }
 
-/**
- * The kind the subnet flags override: Deckhouse's ClusterConfiguration, which the policies read
- * from the Secret kube-system/d8-cluster-configuration (a fromSecret target).
- */
-export const SUBNET_OVERRIDE_KIND: KindKey = "deckhouse.io/ClusterConfiguration";
-
-function isCidr(text: string): boolean {
-  const [addr, prefix, ...rest] = text.split("/");
-  if (rest.length > 0 || addr === undefined || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
-  const family = isIP(addr);
-  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+/** --override values: "group/Kind={...}" (core kinds "/Kind"); fields of one kind given twice merge. */
+export function parseOverrides(values: readonly string[]): Map<KindKey, JsonObject> {
+  const out = new Map<KindKey, JsonObject>();
+  for (const text of values) {
+    const eq = text.indexOf("=");
+    const kind = eq < 0 ? "" : text.slice(0, eq).trim();
+    if (!/^[a-z0-9.-]*\/[A-Za-z][A-Za-z0-9]*$/.test(kind)) throw new UsageError(`--override "${text}": expected group/Kind={JSON object}, e.g. deckhouse.io/ClusterConfiguration={"podSubnetCIDR":"10.111.0.0/16"}`);
+    let fields: unknown;
+    try {
+      fields = JSON.parse(text.slice(eq + 1));
+    } catch (err) {
+      throw new UsageError(`--override ${kind}: the fields are not JSON: ${(err as Error).message}`);
+    }
+    if (!isObject(fields)) throw new UsageError(`--override ${kind}: expected a JSON object of top-level fields`);
+    out.set(kind, { ...(out.get(kind) ?? {}), ...fields });
+  }
+  return out;
 }
 
 /** Flags over environment over defaults; every problem is a UsageError naming the flag. */
@@ -112,13 +117,9 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   let cluster: ServeConfig["cluster"];
   if (kubeconfig !== undefined) cluster = { kubeconfig };
   else if (clusterMode === "in-cluster" || (clusterMode === "auto" && context.length === 0 && runningInPod(env))) cluster = { inCluster: true };
-  const subnetOverrides: JsonObject = {};
-  for (const [flag, field] of [["pod-subnet-cidr", "podSubnetCIDR"], ["service-subnet-cidr", "serviceSubnetCIDR"]] as const) {
-    const v = one(flag);
-    if (v === undefined) continue;
-    if (!isCidr(v)) throw new UsageError(`--${flag} "${v}": expected a CIDR such as 10.111.0.0/16`);
-    if (cluster === undefined) throw new UsageError(`--${flag} needs a live cluster (--kubeconfig, or in a pod); with --context files, put ${field} in the ClusterConfiguration file`);
-    subnetOverrides[field] = v;
+  const overrides = parseOverrides(flags.many("override"));
+  if (overrides.size > 0 && cluster === undefined) {
+    throw new UsageError("--override needs a live cluster (--kubeconfig, or in a pod); with --context files, put the fields in the object's file");
   }
   const staleMode = one("stale-cache");
   if (staleMode !== "fail" && staleMode !== "serve") throw new UsageError(`--stale-cache "${staleMode}": expected fail or serve`);
@@ -137,7 +138,7 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     shutdownGracePeriodMs: durationFlag("shutdown-grace-period", one("shutdown-grace-period")),
     reloadIntervalMs: durationFlag("reload-interval", one("reload-interval")),
     cluster,
-    subnetOverrides,
+    overrides,
     staleCache: { mode: staleMode, afterMs: durationFlag("stale-cache-after", one("stale-cache-after")) },
   };
   if (config.shutdownDelayMs >= config.shutdownGracePeriodMs) {
@@ -161,9 +162,7 @@ async function contextProvider(config: ServeConfig, logger: Logger): Promise<Con
     } catch (err) {
       throw new UsageError(`${"kubeconfig" in config.cluster ? "--kubeconfig" : "in-cluster config"}: ${(err as Error).message}`);
     }
-    const overrides = new Map<KindKey, JsonObject>();
-    if (Object.keys(config.subnetOverrides).length > 0) overrides.set(SUBNET_OVERRIDE_KIND, config.subnetOverrides);
-    return new LiveContextProvider({ kc: loaded.kc, description: loaded.description, logger, staleness: config.staleCache, overrides });
+    return new LiveContextProvider({ kc: loaded.kc, description: loaded.description, logger, staleness: config.staleCache, overrides: config.overrides });
   }
   try {
     return fileContextProvider(config.context);

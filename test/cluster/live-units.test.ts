@@ -114,16 +114,20 @@ describe("serve: selecting a live cluster", () => {
   test("contradictions and bad values are usage errors naming the flag", () => {
     assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--context", "a.yaml"], noPod), /--kubeconfig and --context exclude each other/);
     assert.throws(() => parseServeConfig(["--cluster", "sometimes"], noPod), /--cluster "sometimes": expected auto, in-cluster or off/);
-    assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--pod-subnet-cidr", "10.0.0.0"], noPod), /--pod-subnet-cidr "10.0.0.0": expected a CIDR/);
-    assert.throws(() => parseServeConfig(["--pod-subnet-cidr", "10.0.0.0/16"], noPod), /--pod-subnet-cidr needs a live cluster/);
+    assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--override", "ClusterConfiguration=1"], noPod), /--override "ClusterConfiguration=1": expected group\/Kind=\{JSON object\}/);
+    assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--override", "deckhouse.io/ClusterConfiguration={podSubnetCIDR}"], noPod), /--override deckhouse.io\/ClusterConfiguration: the fields are not JSON/);
+    assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--override", "deckhouse.io/ClusterConfiguration=[1]"], noPod), /expected a JSON object of top-level fields/);
+    assert.throws(() => parseServeConfig(["--override", 'deckhouse.io/ClusterConfiguration={"podSubnetCIDR":"10.0.0.0/16"}'], noPod), /--override needs a live cluster/);
     assert.throws(() => parseServeConfig(["--kubeconfig", "/k", "--stale-cache", "maybe"], noPod), /--stale-cache "maybe": expected fail or serve/);
   });
-  test("subnet overrides and the staleness setting", () => {
+  test("overrides (merged per kind, from flags or one per line of the environment) and the staleness setting", () => {
     const c = parseServeConfig(
-      ["--kubeconfig", "/k", "--pod-subnet-cidr", "10.111.0.0/16", "--service-subnet-cidr", "fd00::/108", "--stale-cache", "serve", "--stale-cache-after", "30s"],
+      ["--kubeconfig", "/k", "--override", 'deckhouse.io/ClusterConfiguration={"podSubnetCIDR":"10.111.0.0/16"}', "--override", 'deckhouse.io/ClusterConfiguration={"serviceSubnetCIDR":"fd00::/108"}', "--stale-cache", "serve", "--stale-cache-after", "30s"],
       noPod,
     );
-    assert.deepEqual(c.subnetOverrides, { podSubnetCIDR: "10.111.0.0/16", serviceSubnetCIDR: "fd00::/108" });
+    assert.deepEqual([...c.overrides], [["deckhouse.io/ClusterConfiguration", { podSubnetCIDR: "10.111.0.0/16", serviceSubnetCIDR: "fd00::/108" }]]);
+    const e = parseServeConfig(["--kubeconfig", "/k"], { VIRTGUARD_OVERRIDE: 'deckhouse.io/ClusterConfiguration={"podSubnetCIDR":"10.1.0.0/16"}\n/Node={"x":1}' });
+    assert.deepEqual([...e.overrides.keys()], ["deckhouse.io/ClusterConfiguration", "/Node"]);
     assert.deepEqual(c.staleCache, { mode: "serve", afterMs: 30_000 });
     assert.deepEqual(parseServeConfig(["--kubeconfig", "/k"], noPod).staleCache, { mode: "fail", afterMs: 120_000 });
   });

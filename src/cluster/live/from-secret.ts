@@ -26,9 +26,9 @@ export function decodeSecretDocument(secret: JsonObject, target: TargetSpec): Js
 }
 
 /**
- * Top-level fields set over an object of a kind (the --pod-subnet-cidr/--service-subnet-cidr flags
- * set ClusterConfiguration's podSubnetCIDR/serviceSubnetCIDR). Without an object, the override alone
- * stands for it, with the target's apiVersion and kind.
+ * Top-level fields set over an object of a kind (serve's --override, e.g. a ClusterConfiguration's
+ * podSubnetCIDR). Without an object, the override alone stands for it, with the target's apiVersion
+ * and kind.
  */
 export function applyOverrides(object: JsonObject | undefined, overrides: JsonObject | undefined, target: TargetSpec): JsonObject | undefined {
   if (!overrides || Object.keys(overrides).length === 0) return object;
