@@ -1,7 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import {
   DEFAULT_CA_DAYS,
@@ -19,7 +18,7 @@ import {
   type PemPair,
 } from "../pki/tls-certs.js";
 import { durationFlag } from "./duration.js";
-import { UsageError, type Command } from "./command.js";
+import { parseCommandArgs, UsageError, type Command } from "./command.js";
 
 const usage = `Usage: virtguard certs [flags]
 
@@ -289,31 +288,26 @@ function writePem(dir: string, file: string, content: string, secret: boolean): 
 }
 
 function parseOptions(argv: string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        name: { type: "string", default: "virtguard" },
-        namespace: { type: "string", default: "virtguard" },
-        "cluster-domain": { type: "string", default: "cluster.local" },
-        host: { type: "string", multiple: true, default: [] },
-        ip: { type: "string", multiple: true, default: [] },
-        "key-type": { type: "string" },
-        days: { type: "string", default: String(DEFAULT_LEAF_DAYS) },
-        "ca-days": { type: "string", default: String(DEFAULT_CA_DAYS) },
-        out: { type: "string" },
-        "renew-before": { type: "string" },
-        secret: { type: "boolean", default: false },
-        "secret-name": { type: "string", default: "virtguard-tls" },
-        force: { type: "boolean", default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}; see 'virtguard certs --help'`);
-  }
+  const { values } = parseCommandArgs("certs", {
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      name: { type: "string", default: "virtguard" },
+      namespace: { type: "string", default: "virtguard" },
+      "cluster-domain": { type: "string", default: "cluster.local" },
+      host: { type: "string", multiple: true, default: [] },
+      ip: { type: "string", multiple: true, default: [] },
+      "key-type": { type: "string" },
+      days: { type: "string", default: String(DEFAULT_LEAF_DAYS) },
+      "ca-days": { type: "string", default: String(DEFAULT_CA_DAYS) },
+      out: { type: "string" },
+      "renew-before": { type: "string" },
+      secret: { type: "boolean", default: false },
+      "secret-name": { type: "string", default: "virtguard-tls" },
+      force: { type: "boolean", default: false },
+    },
+  });
   const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
   for (const [flag, v] of [
     ["--name", values.name],

@@ -1,7 +1,6 @@
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import type { CheckReport } from "../check/report.js";
-import { UsageError, type Command } from "./command.js";
+import { parseCommandArgs, UsageError, type Command } from "./command.js";
 import { parseEvalTimeout } from "./duration.js";
 
 const FORMATS = ["text", "json", "junit", "sarif"] as const;
@@ -65,9 +64,7 @@ export const command: Command = {
   summary: "Check manifests against the policies, as the cluster would admit them",
   usage,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({
+    const parsed = parseCommandArgs("check", {
         args: argv,
         allowPositionals: true,
         strict: true,
@@ -86,9 +83,6 @@ export const command: Command = {
           "eval-timeout": { type: "string" },
         },
       });
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message}; see 'virtguard check --help'`);
-    }
     const v = parsed.values;
     const format = v.output as Format;
     if (!FORMATS.includes(format)) throw new UsageError(`--output must be one of ${FORMATS.join(", ")}, got "${v.output}"`);

@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /** The contract every `virtguard <command>` file fulfils. */
 export interface Command {
   /** One line for `virtguard --help`. */
@@ -16,5 +18,14 @@ export class UsageError extends Error {
   constructor(message: string, readonly exitCode = 2) {
     super(message);
     this.name = "UsageError";
+  }
+}
+
+/** node:util's parseArgs for `virtguard <command>`: an unknown flag or a missing value is a UsageError pointing at its --help. */
+export function parseCommandArgs<T extends ParseArgsConfig>(command: string, config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; see 'virtguard ${command} --help'`);
   }
 }

@@ -1,5 +1,4 @@
-import { parseArgs } from "node:util";
-import { UsageError } from "./command.js";
+import { parseCommandArgs } from "./command.js";
 
 /** One flag of a command: its parsing, its help and its environment variable come from this row. */
 export interface FlagSpec {
@@ -65,12 +64,7 @@ export interface FlagValues<T extends FlagTable> {
 export function readFlags<T extends FlagTable>(table: T, argv: string[], env: NodeJS.ProcessEnv, command: string): FlagValues<T> {
   const options: Record<string, { type: "string"; multiple?: boolean }> = {};
   for (const [name, spec] of Object.entries(table)) options[name] = spec.repeat ? { type: "string", multiple: true } : { type: "string" };
-  let values: Record<string, string | string[] | boolean | undefined>;
-  try {
-    values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}; see 'virtguard ${command} --help'`);
-  }
+  const values: Record<string, string | string[] | boolean | undefined> = parseCommandArgs(command, { args: argv, options, allowPositionals: false, strict: true }).values;
   const one = (name: string): string | undefined => {
     const v = values[name];
     if (typeof v === "string") return v;

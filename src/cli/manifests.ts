@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import {
   BASE_NAMESPACE,
   buildManifests,
@@ -14,7 +13,7 @@ import {
   writePoliciesKustomization,
   type FailurePolicy,
 } from "../deploy/manifests.js";
-import { UsageError, type Command } from "./command.js";
+import { parseCommandArgs, UsageError, type Command } from "./command.js";
 
 const usage = `Usage: virtguard manifests [flags]
 
@@ -80,27 +79,22 @@ export const command: Command = {
 };
 
 async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        namespace: { type: "string", default: BASE_NAMESPACE },
-        "ca-bundle": { type: "string", multiple: true, default: [] },
-        image: { type: "string" },
-        policies: { type: "string" },
-        "skip-webhook": { type: "boolean", default: false },
-        "webhook-url": { type: "string" },
-        "webhook-only": { type: "boolean", default: false },
-        "failure-policy": { type: "string", multiple: true, default: [] },
-        "sync-kustomization": { type: "boolean", default: false },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}; see 'virtguard manifests --help'`);
-  }
+  const { values } = parseCommandArgs("manifests", {
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      namespace: { type: "string", default: BASE_NAMESPACE },
+      "ca-bundle": { type: "string", multiple: true, default: [] },
+      image: { type: "string" },
+      policies: { type: "string" },
+      "skip-webhook": { type: "boolean", default: false },
+      "webhook-url": { type: "string" },
+      "webhook-only": { type: "boolean", default: false },
+      "failure-policy": { type: "string", multiple: true, default: [] },
+      "sync-kustomization": { type: "boolean", default: false },
+    },
+  });
   const policiesDir = values.policies ?? defaultPoliciesDir();
 
   if (values["sync-kustomization"]) {

@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { decodeReview, encodeResponse } from "../admission/review.js";
 import { ManifestError } from "../cluster/files.js";
 import { evaluate, ParameterError, PolicyLoadError, requestBudget } from "../engine/index.js";
-import { UsageError, type Command } from "./command.js";
+import { parseCommandArgs, UsageError, type Command } from "./command.js";
 import { dryRunFlags, prepareDryRun } from "./dry-run.js";
 import { parseEvalTimeout } from "./duration.js";
 
@@ -54,12 +53,7 @@ export const command: Command = {
   summary: "Evaluate one AdmissionReview and print the response",
   usage,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: { ...dryRunFlags, "eval-timeout": { type: "string" } }, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message}; see 'virtguard review --help'`);
-    }
+    const parsed = parseCommandArgs("review", { args: argv, options: { ...dryRunFlags, "eval-timeout": { type: "string" } }, allowPositionals: true, strict: true });
     const [path, ...extra] = parsed.positionals;
     if (path === undefined) throw new UsageError("missing REVIEW argument (a file, or - for stdin); see 'virtguard review --help'");
     if (extra.length > 0) throw new UsageError(`one REVIEW at a time, got ${parsed.positionals.length}`);

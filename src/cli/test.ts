@@ -1,6 +1,5 @@
-import { parseArgs } from "node:util";
 import type { Suite } from "../policy-test/suite.js";
-import { UsageError, type Command } from "./command.js";
+import { parseCommandArgs, UsageError, type Command } from "./command.js";
 
 const usage = `Usage: virtguard test [DIR|FILE]...
 
@@ -52,12 +51,7 @@ export const command: Command = {
   summary: "Run policy unit-test suites (virtguard-test.yaml)",
   usage,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: {} });
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message}; see 'virtguard test --help'`);
-    }
+    const parsed = parseCommandArgs("test", { args: argv, allowPositionals: true, strict: true, options: {} });
     const [{ discoverSuites }, { loadSuite, SuiteError }, { PolicyCache, SchemaCache, runSuite }, { PolicyLoadError }] = await Promise.all([
       import("../policy-test/discover.js"),
       import("../policy-test/suite.js"),
