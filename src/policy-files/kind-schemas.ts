@@ -2,14 +2,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import type { JsonObject, KindSchema } from "../engine/index.js";
+import { isObject, type JsonObject, type KindSchema } from "../engine/index.js";
 
 /** The DVP CRDs vendored beside the shipped policies (policies/crds/), from dist/src/policy-files/. */
 export const SHIPPED_CRDS = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "policies", "crds");
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** The schema of each served version of one CustomResourceDefinition, as the policy loader types `object` with. */
 export function kindSchemaOf(crd: JsonObject): KindSchema | undefined {

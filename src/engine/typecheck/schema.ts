@@ -1,5 +1,6 @@
-import type { JsonObject, JsonValue } from "../types.js";
+import type { JsonObject } from "../types.js";
 import { BOOL, DYN, INT, list, object, scalar, STRING, type CheckType } from "./types.js";
+import { isObject } from "../object.js";
 
 /**
  * A kind the API server serves, with the openAPIV3Schema of each version: what a CRD declares.
@@ -11,10 +12,6 @@ export interface KindSchema {
   /** The plural resource name that resourceRules use. */
   resource: string;
   versions: readonly { name: string; schema: JsonObject }[];
-}
-
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 const STRING_MAP: CheckType = { kind: "map", value: STRING };
