@@ -16,6 +16,11 @@ export default tseslint.config(
   {
     files: ["src/**/*.ts"],
     plugins: { virtguard: layersPlugin },
-    rules: { "virtguard/layers": "error" },
+    rules: {
+      "virtguard/layers": "error",
+      // One isObject, the engine's (src/engine/object.ts): copies kept appearing with every change.
+      "no-restricted-syntax": ["error", { selector: "FunctionDeclaration[id.name='isObject']", message: "use isObject from the engine (src/engine/object.ts; engine/index.ts outside the engine)" }],
+    },
   },
+  { files: ["src/engine/object.ts"], rules: { "no-restricted-syntax": "off" } },
 );

@@ -1,9 +1,6 @@
-import { kindKeyOf, type JsonObject, type JsonValue, type KindKey } from "../engine/index.js";
+import { isObject, kindKeyOf, type JsonObject, type JsonValue, type KindKey } from "../engine/index.js";
 import type { DefaultingRule } from "../policy-files/platform.js";
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function annotationsOf(object: JsonObject): Record<string, JsonValue> {
   const m = object.metadata;

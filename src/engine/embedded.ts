@@ -1,8 +1,6 @@
+import { isObject } from "./object.js";
 import type { AdmissionRequest, EmbeddedSpec, Finding, JsonObject, JsonValue, Verdict } from "./types.js";
 
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * The request for the object a parent embeds (a pool's VirtualMachine template), as the parent's

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { JsonObject } from "../engine/index.js";
+import { isObject } from "../engine/index.js";
 
 /**
  * What the platform does on its own that a dry run must do too, as data beside the policies
@@ -47,9 +47,6 @@ export function loadPlatform(policyDir: string): Platform {
   return { defaults, objectFiles };
 }
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 const GROUP_KIND = /^[a-z0-9.-]*\/[A-Z][A-Za-z0-9]*$/;
 
