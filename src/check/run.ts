@@ -256,6 +256,14 @@ function asDuringAdmission<T>(store: ObjectStore, stored: Stored, fn: () => T): 
   }
 }
 
+/** What a finding takes for granted, and the flag that says otherwise. */
+function assumptionNote(f: Finding, params: BoundParameters): string {
+  if (!f.assumes || f.assumes.length === 0) return "";
+  const parts = f.assumes.map((name) => `${name}=${JSON.stringify(params.values[name] ?? null)}`);
+  const flags = f.assumes.map((name) => `--param ${name}=...`);
+  return ` (assuming ${parts.join(", ")}, the default${parts.length > 1 ? "s" : ""}: pass ${flags.join(" ")} with what the cluster runs)`;
+}
+
 export interface Judge {
   set: PolicySet;
   params: BoundParameters;
@@ -297,7 +305,8 @@ export function judge(item: Pick<PlannedItem, "operation" | "identity" | "subjec
       const because = ` (the cluster would not have ${[...consulted].join(", ")}: denied by ${consulted.size === 1 ? "its schema" : "their schemas"})`;
       for (const f of [...verdict.denials, ...verdict.warnings, ...verdict.audits]) {
         if (!policies.includes(f.policy)) policies.push(f.policy);
-        const finding: ReportFinding = { action: f.action, policy: f.policy, message: owed(f) ? f.message + because : f.message, ...at };
+        const message = (owed(f) ? f.message + because : f.message) + assumptionNote(f, ctx.params);
+        const finding: ReportFinding = { action: f.action, policy: f.policy, message, ...at };
         if (f.reason) finding.reason = f.reason;
         findings.push(finding);
       }

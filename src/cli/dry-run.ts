@@ -2,6 +2,7 @@ import { bindParameters, parseParameterFlag, type BoundParameters, type JsonValu
 import { loadFileContext } from "../cluster/context-provider.js";
 import type { ObjectStore } from "../cluster/object-store.js";
 import { loadPolicyDir, SHIPPED_POLICIES } from "../policy-files/policy-dir.js";
+import { loadPlatform } from "../policy-files/platform.js";
 
 /** The flags `review` and `check` share. */
 export const dryRunFlags = {
@@ -24,5 +25,7 @@ export function prepareDryRun(flags: { policies: string; context: string[]; para
     const [name, value] = parseParameterFlag(flag);
     given[name] = value;
   }
-  return { set, params: bindParameters(set, given), context: loadFileContext(flags.context, set.indexes) };
+  // What the platform creates at install (policies/platform/objects) is there unless the context says otherwise.
+  const platform = loadPlatform(flags.policies);
+  return { set, params: bindParameters(set, given), context: loadFileContext([...platform.objectFiles, ...flags.context], set.indexes) };
 }

@@ -3,6 +3,7 @@ import { BudgetExceededError, UNLIMITED, type EvaluationBudget } from "./budget.
 import type { Bindings, CompiledExpression } from "./cel/compile.js";
 import { withBudget } from "./cel/metering.js";
 import { fromCel, toCel, toCelCached } from "./cel/value.js";
+import { parametersRead } from "./assumptions.js";
 import { embeddedRequest, mergeEmbedded } from "./embedded.js";
 import { labelsOf, objectSelectorMatches, rulesMatch, selectorMatches } from "./match.js";
 import { singleLine } from "./message.js";
@@ -64,7 +65,7 @@ export function evaluate(set: PolicySet, request: AdmissionRequest, options: Eva
       }
       try {
         if (!objectSelectorMatches(policy, request) || !namespaceMatches(policy, request, options.context)) continue;
-        new PolicyRun(policy, request, base, options.context, verdict, conditions, budget).run();
+        new PolicyRun(policy, request, base, options.context, verdict, conditions, budget, options.params.assumed).run();
         if (policy.judgeEmbedded && verdict.matched.at(-1) === policy.name) {
           const embedded = embeddedRequest(request, policy.judgeEmbedded);
           // The embedded kind's own policies; one level deep, as a template holds no further templates.
@@ -145,6 +146,7 @@ class PolicyRun {
     private readonly verdict: Verdict,
     private readonly conditions: Map<CompiledExpression, CelValue | Error>,
     private readonly budget: EvaluationBudget,
+    private readonly assumed?: ReadonlySet<string>,
   ) {
     this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params: base.params, variables: celMap(this.variables) };
   }
@@ -177,7 +179,7 @@ class PolicyRun {
         const ok = this.value(v.expr, "validation");
         if (ok === true) continue;
         if (ok !== false) throw new Error(`validation ${JSON.stringify(v.expr.source)} must return a bool, got ${describe(ok)}`);
-        this.report(v.action, this.message(v.message, v.messageExpr) ?? `failed expression: ${v.expr.source}`, v.reason);
+        this.report(v.action, this.message(v.message, v.messageExpr) ?? `failed expression: ${v.expr.source}`, v.reason, this.assumptions(v));
       }
     } catch (err) {
       if (err instanceof PolicyStopped) return;
@@ -220,9 +222,15 @@ class PolicyRun {
     return fixed;
   }
 
-  private report(action: Finding["action"], message: string, reason?: string): void {
+  private assumptions(v: CompiledValidation): string[] {
+    const assumed = this.assumed;
+    return assumed && assumed.size > 0 ? parametersRead(this.policy, v).filter((p) => assumed.has(p)) : [];
+  }
+
+  private report(action: Finding["action"], message: string, reason?: string, assumes: string[] = []): void {
     const finding: Finding = { policy: this.policy.name, action, message: singleLine(message) };
     if (reason) finding.reason = reason;
+    if (assumes.length > 0) finding.assumes = assumes;
     const list = action === "Deny" ? this.verdict.denials : action === "Warn" ? this.verdict.warnings : this.verdict.audits;
     list.push(finding);
   }

@@ -8,6 +8,8 @@ import type { JsonValue } from "./types.js";
 export interface BoundParameters {
   readonly values: Readonly<Record<string, JsonValue>>;
   readonly cel: CelValue;
+  /** Declared parameters that were not given, so hold their defaults: what findings assume. */
+  readonly assumed?: ReadonlySet<string>;
 }
 
 export class ParameterError extends Error {}
@@ -33,7 +35,8 @@ export function bindParameters(set: PolicySet, given: Readonly<Record<string, Js
     }
     values[name] = value;
   }
-  return { values, cel: toCel(values) };
+  const assumed = new Set([...set.parameters.keys()].filter((name) => !Object.hasOwn(given, name)));
+  return { values, cel: toCel(values), assumed };
 }
 
 /** `--param NAME=VALUE`: VALUE is JSON when it parses as JSON, a string otherwise. */

@@ -136,6 +136,8 @@ export interface Finding {
   action: Action;
   message: string;
   reason?: string;
+  /** Parameters the finding rests on that were not given: their defaults were assumed. */
+  assumes?: string[];
 }
 
 export interface Verdict {

@@ -117,3 +117,16 @@ test("platform defaults files are checked: a bad rule names the file and the fie
   assert.throws(() => parseDefaults("d.json", '{"defaults": [{"name": "x", "description": "y", "target": "VirtualMachine", "field": "spec.a", "nameOf": {"kind": "g/K", "annotations": {"a": "b"}}}]}'), /d\.json: defaults\[0\]\.target: must be "group\/Kind"/);
   assert.throws(() => parseDefaults("d.json", '{"defaults": [{"name": "x", "description": "y", "target": "g/VM", "field": "spec.a", "nameOf": {"kind": "g/K", "annotations": {}}}]}'), /nameOf\.annotations: must map/);
 });
+
+test("a finding that rests on a parameter left at its default says so, with the flag to set it", async () => {
+  const networks = "  virtualMachineClassName: generic\n  cpu: {cores: 2, coreFraction: 10%}\n  networks:\n    - type: Main\n    - type: ClusterNetwork\n      name: cn-1003";
+  const dir = tempTree({ "vm.yaml": vm("multi", networks) });
+  const assumed = await runCheck({ paths: [dir], policies: SHIPPED_POLICIES, crds: { dir: DVP_CRDS, required: true } });
+  const denial = byName(assumed.objects, "multi").findings.find((f) => f.policy === "vm-networks");
+  assert.ok(denial, messages(byName(assumed.objects, "multi")).join("\n"));
+  assert.match(denial.message, / \(assuming featureGates=\[\], the default: pass --param featureGates=\.\.\. with what the cluster runs\)$/);
+  // With the parameter given, the gate is known: no denial, no assumption.
+  const given = await runCheck({ paths: [dir], params: ['featureGates=["SDN"]'], policies: SHIPPED_POLICIES, crds: { dir: DVP_CRDS, required: true } });
+  assert.deepEqual(byName(given.objects, "multi").findings.map((f) => f.policy), ["vm-production-guidance"]);
+  assert.ok(byName(given.objects, "multi").findings.every((f) => !f.message.includes("assuming")));
+});
