@@ -175,6 +175,7 @@ function mergeParameters(doc: PolicyDocument, file: string, into: Map<string, Pa
       });
     } else {
       existing.declaredBy.push(doc.metadata.name);
+      if (p.assumed) existing.assumed = true;
     }
   }
 }

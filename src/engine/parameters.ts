@@ -8,7 +8,7 @@ import type { JsonValue } from "./types.js";
 export interface BoundParameters {
   readonly values: Readonly<Record<string, JsonValue>>;
   readonly cel: CelValue;
-  /** Declared parameters that were not given, so hold their defaults: what findings assume. */
+  /** Parameters declared `assumed` (a guess about the cluster) that were not given: what findings assume. */
   readonly assumed?: ReadonlySet<string>;
 }
 
@@ -35,7 +35,7 @@ export function bindParameters(set: PolicySet, given: Readonly<Record<string, Js
     }
     values[name] = value;
   }
-  const assumed = new Set([...set.parameters.keys()].filter((name) => !Object.hasOwn(given, name)));
+  const assumed = new Set([...set.parameters].filter(([name, decl]) => decl.assumed === true && !Object.hasOwn(given, name)).map(([name]) => name));
   return { values, cel: toCel(values), assumed };
 }
 

@@ -62,6 +62,8 @@ export interface ParameterDeclaration {
   description: string;
   schema?: JsonObject;
   default?: JsonValue;
+  /** The default is a guess about the cluster: findings resting on it say so when no value is given. */
+  assumed?: boolean;
   /** Policies that declare it. */
   declaredBy: string[];
 }
