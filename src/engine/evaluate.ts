@@ -1,15 +1,14 @@
-import { celList, celMap, type CelValue } from "@bufbuild/cel";
 import { BudgetExceededError, UNLIMITED, type EvaluationBudget } from "./budget.js";
-import type { Bindings, CompiledExpression } from "./cel/compile.js";
+import type { Bindings, CompiledExpression, Value, VariableScope } from "./cel/compile.js";
+import { CelFault } from "./cel/codegen/values.js";
 import { withBudget } from "./cel/metering.js";
-import { fromCel, toCel, toCelCached } from "./cel/value.js";
 import { parametersRead } from "./assumptions.js";
 import { embeddedRequest, mergeEmbedded } from "./embedded.js";
 import { labelsOf, objectSelectorMatches, rulesMatch, selectorMatches } from "./match.js";
 import { singleLine } from "./message.js";
 import type { BoundParameters } from "./parameters.js";
 import type { CompiledPolicy, CompiledValidation, CompiledVariable, PolicySet } from "./policy-set.js";
-import type { Action, AdmissionRequest, ClusterContext, Finding, JsonObject, Verdict } from "./types.js";
+import type { Action, AdmissionRequest, ClusterContext, Finding, Verdict } from "./types.js";
 
 export interface EvaluateOptions {
   context: ClusterContext;
@@ -55,7 +54,7 @@ export function evaluate(set: PolicySet, request: AdmissionRequest, options: Eva
     const base = requestBindings(request, options.params);
     // Policies often share a matchCondition (say, "not being deleted"); the loader interns equal
     // ones, so each distinct condition runs once per request.
-    const conditions = new Map<CompiledExpression, CelValue | Error>();
+    const conditions = new Map<CompiledExpression, Value | Error>();
     let spent: { policy: string; error: BudgetExceededError } | undefined;
     for (const policy of candidates) {
       if (spent) {
@@ -108,21 +107,17 @@ function record(verdict: Verdict, finding: Finding): void {
   list.push(finding);
 }
 
+/** The request as expressions read it: decoded JSON, never converted. */
 interface RequestBindings {
-  object: CelValue;
-  oldObject: CelValue;
-  request: CelValue;
-  params: CelValue;
+  readonly object: unknown;
+  readonly oldObject: unknown;
+  readonly request: unknown;
+  readonly params: unknown;
 }
 
 function requestBindings(request: AdmissionRequest, params: BoundParameters): RequestBindings {
   const { object, oldObject, ...rest } = request;
-  return {
-    object: toCel(object ?? null),
-    oldObject: toCel(oldObject ?? null),
-    request: toCel(rest as unknown as JsonObject),
-    params: params.cel,
-  };
+  return { object: object ?? null, oldObject: oldObject ?? null, request: rest, params: params.values };
 }
 
 function namespaceMatches(policy: CompiledPolicy, request: AdmissionRequest, context: ClusterContext): boolean {
@@ -134,8 +129,58 @@ function namespaceMatches(policy: CompiledPolicy, request: AdmissionRequest, con
 /** Stops a policy's evaluation once a lookup's onMissing has decided it. */
 class PolicyStopped extends Error {}
 
+const variablesByPolicy = new WeakMap<CompiledPolicy, ReadonlyMap<string, CompiledVariable>>();
+
+function variablesOf(policy: CompiledPolicy): ReadonlyMap<string, CompiledVariable> {
+  let m = variablesByPolicy.get(policy);
+  if (!m) variablesByPolicy.set(policy, (m = new Map(policy.variables.map((v) => [v.name, v]))));
+  return m;
+}
+
+/**
+ * A policy's variables for one request: each is computed on first use and remembered, so naming
+ * a value costs nothing and an unused one is never computed. A variable that fails is a CEL
+ * error where it is used.
+ */
+class LazyVariables implements VariableScope {
+  private readonly values = new Map<string, Value | CelFault>();
+
+  constructor(
+    private readonly declared: ReadonlyMap<string, CompiledVariable>,
+    private readonly resolve: (variable: CompiledVariable) => Value,
+  ) {}
+
+  get(name: string): Value {
+    let v = this.values.get(name);
+    if (v === undefined) {
+      const variable = this.declared.get(name);
+      if (!variable) throw new CelFault(`field not found: ${name}`);
+      try {
+        v = this.resolve(variable);
+      } catch (err) {
+        if (err instanceof PolicyStopped || err instanceof BudgetExceededError) throw err;
+        v = new CelFault(err instanceof Error || err instanceof CelFault ? err.message : String(err));
+      }
+      this.values.set(name, v);
+    }
+    if (v instanceof CelFault) throw v;
+    return v;
+  }
+
+  /** Settles a variable's value from outside (a missing lookup reads as null afterwards). */
+  set(name: string, value: Value): void {
+    this.values.set(name, value);
+  }
+
+  all(): Value {
+    const m = new Map<string, Value>();
+    for (const name of this.declared.keys()) m.set(name, this.get(name));
+    return m;
+  }
+}
+
 class PolicyRun {
-  private readonly variables = new Map<string, CelValue>();
+  private readonly variables: LazyVariables;
   private readonly bindings: Bindings;
 
   constructor(
@@ -144,17 +189,18 @@ class PolicyRun {
     base: RequestBindings,
     private readonly context: ClusterContext,
     private readonly verdict: Verdict,
-    private readonly conditions: Map<CompiledExpression, CelValue | Error>,
+    private readonly conditions: Map<CompiledExpression, Value | Error>,
     private readonly budget: EvaluationBudget,
     private readonly assumed?: ReadonlySet<string>,
   ) {
-    this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params: base.params, variables: celMap(this.variables) };
+    this.variables = new LazyVariables(variablesOf(policy), (v) => this.resolve(v));
+    this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params: base.params, variables: this.variables };
   }
 
-  private condition(expr: CompiledExpression): CelValue | Error {
+  private condition(expr: CompiledExpression): Value | Error {
     let value = this.conditions.get(expr);
     if (value === undefined) {
-      value = expr.evaluate(this.bindings);
+      value = expr.evaluate(this.bindings, this.budget);
       if (value instanceof BudgetExceededError) throw value;
       this.conditions.set(expr, value);
     }
@@ -173,7 +219,11 @@ class PolicyRun {
         return;
       }
       this.verdict.matched.push(this.policy.name);
-      for (const variable of this.policy.variables) this.variables.set(variable.name, this.resolve(variable));
+      // Lookups that can stop the policy when their object is missing decide before any rule runs,
+      // in declaration order; every other variable waits until an expression reads it.
+      for (const variable of this.policy.variables) {
+        if (variable.type === "get" && variable.onMissing !== "Null") this.variables.get(variable.name);
+      }
       for (const v of this.policy.validations) {
         at = v;
         const ok = this.value(v.expr, "validation");
@@ -199,14 +249,15 @@ class PolicyRun {
    * ran, the loudest action the policy has. A Warn or Audit policy never blocks.
    */
   private test(expr: CompiledExpression, bindings: Bindings, what: string): boolean {
-    const value = expr.evaluate(bindings);
+    const value = expr.evaluate(bindings, this.budget);
+    if (value instanceof BudgetExceededError) throw value;
     if (value instanceof Error) throw new Error(`${what} ${JSON.stringify(expr.source)} failed: ${value.message}`);
     if (typeof value !== "boolean") throw new Error(`${what} ${JSON.stringify(expr.source)} must return a bool, got ${describe(value)}`);
     return value;
   }
 
-  private value(expr: CompiledExpression, what: string): CelValue {
-    const value = expr.evaluate(this.bindings);
+  private value(expr: CompiledExpression, what: string): Value {
+    const value = expr.evaluate(this.bindings, this.budget);
     if (value instanceof BudgetExceededError) throw value;
     if (value instanceof Error) throw new Error(`${what} ${JSON.stringify(expr.source)} failed: ${value.message}`);
     return value;
@@ -214,7 +265,7 @@ class PolicyRun {
 
   private message(fixed: string | undefined, expr: CompiledExpression | undefined): string | undefined {
     if (expr) {
-      const value = expr.evaluate(this.bindings);
+      const value = expr.evaluate(this.bindings, this.budget);
       if (value instanceof BudgetExceededError) throw value;
       // As in ValidatingAdmissionPolicy, a failing or empty messageExpression falls back to message.
       if (typeof value === "string" && value.trim() !== "") return value;
@@ -235,7 +286,7 @@ class PolicyRun {
     list.push(finding);
   }
 
-  private resolve(variable: CompiledVariable): CelValue {
+  private resolve(variable: CompiledVariable): Value {
     if (variable.type !== "expression") this.budget.checkDeadline();
     switch (variable.type) {
       case "expression":
@@ -249,10 +300,10 @@ class PolicyRun {
             : null;
         const found =
           typeof name === "string" && name !== "" ? this.context.get(variable.kind, name, typeof namespace === "string" ? namespace : undefined) : undefined;
-        if (found) return toCelCached(found);
+        if (found) return found;
         const onMissing = variable.onMissing;
         if (onMissing === "Null") return null;
-        // Later variables and messages may refer to this one: it is null from here on.
+        // Messages may refer to this one: it is null from here on.
         this.variables.set(variable.name, null);
         if (onMissing.action !== "Allow") {
           const text = this.message(onMissing.message, onMissing.messageExpr) ?? `${variable.kind.split("/")[1]} "${String(name)}" not found`;
@@ -264,51 +315,51 @@ class PolicyRun {
         const all = this.context.list(variable.kind);
         const some = variable.limit !== undefined && all.length > variable.limit ? all.slice(0, variable.limit) : all;
         this.budget.charge(some.length);
-        return celList(some.map(toCelCached));
+        return some;
       }
       case "ipQuery": {
         const within = variable.within ? cidrList(this.value(variable.within, `lookup "${variable.name}" within`)) : undefined;
         const outside = variable.outside ? cidrList(this.value(variable.outside, `lookup "${variable.name}" outside`)) : undefined;
         const found = this.context.ipQuery(variable.kind, variable.index, { within, outside, limit: variable.limit });
         this.budget.charge(found.length);
-        return celList(found.map(toCelCached));
+        return found;
       }
       case "indexQuery": {
         const keys = keyList(this.value(variable.key, `lookup "${variable.name}" key`));
         const anyOf = variable.anyOf;
         const found = this.context.indexQuery(variable.kind, variable.index, keys, variable.limit);
         this.budget.charge(found.length);
-        if (!anyOf) return celList(found.map(toCelCached));
+        if (!anyOf) return found;
         // Filtered here, one expression call per object, rather than by a CEL filter() whose
         // growing result makes the cost quadratic in the number of objects.
-        const kept: CelValue[] = [];
-        for (const object of found) {
-          const item = toCelCached(object);
+        const kept: Value[] = [];
+        for (const item of found) {
           const bindings: Bindings = { ...this.bindings, item };
           if (anyOf.some((expr) => this.test(expr, bindings, `lookup "${variable.name}" anyOf`))) kept.push(item);
         }
-        return celList(kept);
+        return kept;
       }
     }
   }
 }
 
-function cidrList(value: CelValue): string[] {
-  const json = fromCel(value);
-  if (!Array.isArray(json) || !json.every((v) => typeof v === "string")) {
+function cidrList(value: Value): string[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
     throw new Error(`an ipQuery range must be a list of CIDR strings, got ${describe(value)}`);
   }
-  return json as string[];
+  return value as string[];
 }
 
 /** An indexQuery key: one string, or a list of strings. */
-function keyList(value: CelValue): string[] {
-  const json = fromCel(value);
-  if (typeof json === "string") return [json];
-  if (Array.isArray(json) && json.every((v) => typeof v === "string")) return json as string[];
+function keyList(value: Value): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as string[];
   throw new Error(`an indexQuery key must be a string or a list of strings, got ${describe(value)}`);
 }
 
-function describe(value: CelValue): string {
-  return value === null ? "null" : typeof value === "object" ? "a " + (Symbol.iterator in value ? "list" : "map or object") : `${typeof value} ${String(value)}`;
+function describe(value: Value): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a map or object";
+  return `${typeof value === "number" && !Number.isInteger(value) ? "double" : typeof value === "number" || typeof value === "bigint" ? "int" : typeof value} ${String(value)}`;
 }

@@ -4,7 +4,6 @@ import schema from "../../policies/policy.schema.json" with { type: "json" };
 import { parse } from "@bufbuild/cel";
 import type { ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { CelCompileError, compileExpression, ROOT_VARIABLES, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
-import { fromCel, toCel } from "./cel/value.js";
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
 import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
 import { TypeCheckError } from "./typecheck/checker.js";
@@ -147,9 +146,8 @@ function describeSchemaError(err: ErrorObject | undefined): { path: string; mess
 
 function keyExtractor(expr: CompiledExpression): (object: JsonObject) => string[] {
   return (object) => {
-    const value = expr.evaluate({ object: toCel(object) });
-    if (value instanceof Error) return [];
-    const json = fromCel(value);
+    const json = expr.evaluate({ object });
+    if (json instanceof Error) return [];
     if (typeof json === "string") return json ? [json] : [];
     return Array.isArray(json) ? json.filter((k): k is string => typeof k === "string" && k !== "") : [];
   };

@@ -1,13 +1,10 @@
 import { Ajv } from "ajv";
-import type { CelValue } from "@bufbuild/cel";
-import { toCel } from "./cel/value.js";
 import type { PolicySet } from "./policy-set.js";
 import type { JsonValue } from "./types.js";
 
-/** Parameter values checked against their declarations and converted for CEL once, not per request. */
+/** Parameter values checked against their declarations once, not per request; expressions read them as `params`. */
 export interface BoundParameters {
   readonly values: Readonly<Record<string, JsonValue>>;
-  readonly cel: CelValue;
   /** Parameters declared `assumed` (a guess about the cluster) that were not given: what findings assume. */
   readonly assumed?: ReadonlySet<string>;
 }
@@ -36,7 +33,7 @@ export function bindParameters(set: PolicySet, given: Readonly<Record<string, Js
     values[name] = value;
   }
   const assumed = new Set([...set.parameters].filter(([name, decl]) => decl.assumed === true && !Object.hasOwn(given, name)).map(([name]) => name));
-  return { values, cel: toCel(values), assumed };
+  return { values, assumed };
 }
 
 /** `--param NAME=VALUE`: VALUE is JSON when it parses as JSON, a string otherwise. */

@@ -1,5 +1,4 @@
 import { compileExpression } from "./cel/compile.js";
-import { toCel } from "./cel/value.js";
 import type { JsonValue } from "./types.js";
 
 /** A compiled CRD validation rule: true when `self` passes, false when not, an Error when it cannot be evaluated. */
@@ -12,7 +11,7 @@ export type SelfRule = (self: JsonValue) => boolean | Error;
 export function compileSelfRule(source: string): SelfRule {
   const compiled = compileExpression(source, { roots: ["self"] });
   return (self) => {
-    const result = compiled.evaluate({ self: toCel(self) });
+    const result = compiled.evaluate({ self });
     return result instanceof Error ? result : result === true;
   };
 }

@@ -120,7 +120,7 @@ test("an evaluation error in a Warn or Audit policy warns or audits, never denie
 
 test("a validation must return a bool", () => {
   const verdict = run([policyDoc("p", { validations: [deny("object.spec.cpu.cores", "m")] })], { object: vm(1) });
-  assert.match(verdict.denials[0]?.message ?? "", /must return a bool, got bigint 1/);
+  assert.match(verdict.denials[0]?.message ?? "", /must return a bool, got int 1/);
 });
 
 test("get lookups: found object, Null when missing, Warn stops the policy with a message", () => {

@@ -1,52 +1,36 @@
-import { celEnv, CelScalar, isCelError, parse, plan, type CelEnv, type CelValue } from "@bufbuild/cel";
+import { celMap, isCelError, parse, plan, type CelEnv, type CelValue } from "@bufbuild/cel";
 import { create } from "@bufbuild/protobuf";
 import { ExprSchema, type Expr, type ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
-import { virtguardFunctions } from "./library.js";
-import { flatListFunctions } from "./flat-list.js";
-import { budgetTrip, meteredFunctions } from "./metering.js";
-import { registry } from "./types.js";
+import { UNLIMITED, type EvaluationBudget, BudgetExceededError } from "../budget.js";
+import { generate, type CompiledBindings, type VariableScope } from "./codegen/compile.js";
+import { CelFault, fromInterpreter, toInterpreter, type Value } from "./codegen/values.js";
+import { environment } from "./environment.js";
+import { budgetTrip } from "./metering.js";
 
 /** The names every policy expression may refer to. */
 export const ROOT_VARIABLES = ["object", "oldObject", "request", "params", "variables", "namespaceObject"] as const;
 export type RootVariable = (typeof ROOT_VARIABLES)[number];
-export type Bindings = Partial<Record<RootVariable, CelValue>> & Record<string, CelValue>;
 
-const DYN = CelScalar.DYN;
+/** What an expression reads: JSON as decoded (objects are never converted as a whole), and the policy's variables. */
+export type Bindings = CompiledBindings;
+export type { Value, VariableScope };
 
-/**
- * `matches()` would otherwise compile its pattern on every call; patterns in policies are
- * constants, so each is compiled once. The bound keeps patterns taken from objects in check.
- */
-const compiledPatterns = new Map<string, RegExp>();
-const cachedRegex = {
-  compile(pattern: string) {
-    let re = compiledPatterns.get(pattern);
-    if (!re) {
-      re = new RegExp(pattern, "u");
-      if (compiledPatterns.size >= 512) compiledPatterns.clear();
-      compiledPatterns.set(pattern, re);
-    }
-    return re;
-  },
-};
-const environments = new Map<string, CelEnv>();
-const functions = meteredFunctions([...virtguardFunctions, ...flatListFunctions]);
+/** Which engine evaluates: the compiler (default), or @bufbuild/cel's interpreter (VIRTGUARD_CEL=interpreter). */
+export type CelEngine = "compiler" | "interpreter";
 
-function environment(roots: readonly string[]): CelEnv {
-  const key = roots.join(",");
-  let env = environments.get(key);
-  if (!env) {
-    env = celEnv({ registry, funcs: functions, variables: Object.fromEntries(roots.map((n) => [n, DYN])), re2: cachedRegex });
-    environments.set(key, env);
-  }
-  return env;
+export function defaultEngine(): CelEngine {
+  return process.env.VIRTGUARD_CEL === "interpreter" ? "interpreter" : "compiler";
 }
 
-/** A CEL expression parsed and planned once, at policy load. */
+/** A CEL expression parsed and compiled once, at policy load. */
 export interface CompiledExpression {
   readonly source: string;
-  /** Returns the value, or an Error describing why the expression could not be evaluated. */
-  evaluate(bindings: Bindings): CelValue | Error;
+  readonly engine: CelEngine;
+  /**
+   * Returns the value, or an Error describing why the expression could not be evaluated. A budget
+   * trip is not a CEL error: BudgetExceededError is thrown.
+   */
+  evaluate(bindings: Bindings, budget?: EvaluationBudget): Value | Error;
 }
 
 export class CelCompileError extends Error {}
@@ -66,6 +50,7 @@ export interface CompileOptions {
   variables?: ReadonlySet<string>;
   /** Top-level names instead of the policy ones, e.g. ["self", "oldSelf"] for CRD validation rules. */
   roots?: readonly string[];
+  engine?: CelEngine;
 }
 
 export function compileExpression(source: string, options: CompileOptions = {}): CompiledExpression {
@@ -82,19 +67,90 @@ export function compileExpression(source: string, options: CompileOptions = {}):
   const roots = options.roots ?? ROOT_VARIABLES;
   const env = environment(roots);
   checkReferences(root, new Set(roots), options.variables, env);
-  anchorRootVariables(root, new Set(roots));
-  const run = plan(env, parsed);
+  if ((options.engine ?? defaultEngine()) === "interpreter") return interpreted(source, parsed, roots, env);
+  const { run } = generate(root, roots);
   return {
     source,
+    engine: "compiler",
+    evaluate(bindings, budget = UNLIMITED) {
+      try {
+        return run(bindings, budget);
+      } catch (err) {
+        return failure(err);
+      }
+    },
+  };
+}
+
+function failure(err: unknown): Error {
+  if (err instanceof BudgetExceededError) throw err;
+  if (err instanceof CelFault) return new Error(err.message);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Interpreter values of the JSON objects bindings hold, converted once per object. */
+const converted = new WeakMap<object, CelValue>();
+
+function interpreterValue(v: unknown): CelValue {
+  if (typeof v !== "object" || v === null) return toInterpreter(v as Value);
+  let c = converted.get(v);
+  if (c === undefined) {
+    c = toInterpreter(v as Value);
+    converted.set(v, c);
+  }
+  return c;
+}
+
+/** `variables` for the interpreter: a map whose entries resolve through the same lazy scope. */
+class InterpreterVariables extends Map<string, CelValue> {
+  constructor(private readonly scope: VariableScope) {
+    super();
+  }
+  override get(name: string): CelValue | undefined {
+    try {
+      return interpreterValue(this.scope.get(name));
+    } catch (err) {
+      if (err instanceof CelFault) return undefined;
+      throw err;
+    }
+  }
+  override has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+}
+
+function interpreted(source: string, parsed: ParsedExpr, roots: readonly string[], env: CelEnv): CompiledExpression {
+  const root = parsed.expr as Expr;
+  anchorRootVariables(root, new Set(roots));
+  const run = plan(env, parsed);
+  const scopes = new WeakMap<VariableScope, CelValue>();
+  return {
+    source,
+    engine: "interpreter",
     evaluate(bindings) {
+      const input: Record<string, CelValue> = {};
+      for (const name of roots) {
+        if (name === "variables" && bindings.variables) {
+          let v = scopes.get(bindings.variables);
+          if (!v) scopes.set(bindings.variables, (v = celMap(new InterpreterVariables(bindings.variables))));
+          input[name] = v;
+        } else input[name] = interpreterValue(bindings[name]);
+      }
       let result;
       try {
-        result = run(bindings);
+        result = run(input);
       } catch (err) {
-        return budgetTrip() ?? (err instanceof Error ? err : new Error(String(err)));
+        return budgetTrip() ?? failure(err);
       }
       // A budget that ran out is the answer whatever CEL made of the error it raised.
-      return budgetTrip() ?? (isCelError(result) ? new Error(result.message) : result);
+      const trip = budgetTrip();
+      if (trip) return trip;
+      if (isCelError(result)) return new Error(result.message);
+      try {
+        return fromInterpreter(result);
+      } catch (err) {
+        return failure(err);
+      }
     },
   };
 }

@@ -1,26 +1,28 @@
-import {
-  celFunc,
-  celList,
-  celMethod,
-  CelScalar,
-  isCelList,
-  isCelMap,
-  listType,
-  type CelFunc,
-  type CelList,
-  type CelValue,
-} from "@bufbuild/cel";
-import { strings } from "@bufbuild/cel/ext";
 import * as q from "./quantity.js";
 import * as net from "./net.js";
-import { CIDRType, IPType, QuantityType } from "./types.js";
-import { quantityValueFunctions } from "./quantity-value.js";
+import { quantityValue } from "./quantity-value.js";
+import { regex } from "./regex.js";
+import { eq } from "./codegen/operators.js";
+import { big, Double, intOf, Opaque, type Value } from "./codegen/values.js";
 
-const { STRING, INT, BOOL, DOUBLE, DYN } = CelScalar;
-const LIST = listType(DYN);
-const Q = QuantityType.cel;
-const IP = IPType.cel;
-const CIDR = CIDRType.cel;
+/*
+ * The Kubernetes CEL libraries virtguard offers (quantity, ip/cidr, lists, regex) plus its own
+ * quantityValue(), written once against the compiled code's value model (ints as numbers,
+ * lists as arrays, opaque values as canonical text). The interpreter registers the same table
+ * through an adapter (interpreter-library.ts), so both paths run one implementation.
+ */
+
+/** The argument types overloads are chosen by. */
+export type ArgType = "string" | "int" | "double" | "bool" | "list" | "dyn" | Opaque["kind"];
+
+export interface Overload {
+  readonly name: string;
+  /** Set for methods (`x.f()`): the receiver's type, passed as the first argument. */
+  readonly receiver?: ArgType;
+  readonly args: readonly ArgType[];
+  readonly result: ArgType;
+  readonly impl: (...args: never[]) => Value;
+}
 
 /**
  * Parsed forms of canonical strings. Evaluations see the same handful of values (policy limits,
@@ -29,7 +31,10 @@ const CIDR = CIDRType.cel;
  */
 class ParseCache<T> {
   private readonly entries = new Map<string, T>();
-  constructor(private readonly parse: (s: string) => T, private readonly limit = 4096) {}
+  constructor(
+    private readonly parse: (s: string) => T,
+    private readonly limit = 4096,
+  ) {}
   get(text: string): T {
     let v = this.entries.get(text);
     if (v === undefined) {
@@ -56,106 +61,77 @@ const canonicalQuantities = new ParseCache(q.parseCanonicalKey);
 const ips = new ParseCache(net.parseIP);
 const cidrs = new ParseCache(net.parseCIDR);
 
-const qOf = (v: unknown) => canonicalQuantities.get(QuantityType.unwrap(v));
-const qWrap = (v: q.QuantityValue) => QuantityType.wrap(q.canonicalKey(v));
-const ipOf = (v: unknown) => ips.get(IPType.unwrap(v));
-const cidrOf = (v: unknown) => cidrs.get(CIDRType.unwrap(v));
-const ipWrap = (v: net.IPValue) => IPType.wrap(net.formatIP(v));
-const cidrWrap = (v: net.CIDRValue) => CIDRType.wrap(net.formatCIDR(v));
+const qOf = (v: Opaque) => canonicalQuantities.get(v.text);
+const qWrap = (v: q.QuantityValue) => new Opaque("kubernetes.Quantity", q.canonicalKey(v));
+const ipOf = (v: Opaque) => ips.get(v.text);
+const cidrOf = (v: Opaque) => cidrs.get(v.text);
+const ipWrap = (v: net.IPValue) => new Opaque("net.IP", net.formatIP(v));
+const cidrWrap = (v: net.CIDRValue) => new Opaque("net.CIDR", net.formatCIDR(v));
+const int = (v: bigint | number) => (typeof v === "number" ? v : intOf(v, "conversion"));
 
-const quantityFuncs: CelFunc[] = [
-  celFunc("quantity", [STRING], Q, (s) => qWrap(quantities.get(s))),
-  celFunc("isQuantity", [STRING], BOOL, (s) => parses(quantities, s)),
-  celFunc("string", [Q], STRING, (v) => q.formatQuantity(qOf(v))),
-  celMethod("sign", Q, [], INT, function () {
-    const n = qOf(this).num;
-    return n > 0n ? 1n : n < 0n ? -1n : 0n;
+type Int = number | bigint;
+const Q = "kubernetes.Quantity";
+const IP = "net.IP";
+const CIDR = "net.CIDR";
+
+function fn<A extends unknown[]>(name: string, args: ArgType[], result: ArgType, impl: (...a: A) => Value): Overload {
+  return { name, args, result, impl: impl as unknown as Overload["impl"] };
+}
+function method<R, A extends unknown[]>(name: string, receiver: ArgType, args: ArgType[], result: ArgType, impl: (self: R, ...a: A) => Value): Overload {
+  return { name, receiver, args, result, impl: impl as unknown as Overload["impl"] };
+}
+
+const quantityFuncs: Overload[] = [
+  fn("quantity", ["string"], Q, (s: string) => qWrap(quantities.get(s))),
+  fn("isQuantity", ["string"], "bool", (s: string) => parses(quantities, s)),
+  fn("string", [Q], "string", (v: Opaque) => q.formatQuantity(qOf(v))),
+  method("sign", Q, [], "int", (v: Opaque) => {
+    const n = qOf(v).num;
+    return n > 0n ? 1 : n < 0n ? -1 : 0;
   }),
-  celMethod("isInteger", Q, [], BOOL, function () {
-    return q.isIntegerQuantity(qOf(this));
+  method("isInteger", Q, [], "bool", (v: Opaque) => q.isIntegerQuantity(qOf(v))),
+  method("asInteger", Q, [], "int", (v: Opaque) => int(q.quantityAsInteger(qOf(v)))),
+  method("asApproximateFloat", Q, [], "double", (v: Opaque) => {
+    const f = q.quantityAsFloat(qOf(v));
+    return Number.isInteger(f) ? new Double(f) : f;
   }),
-  celMethod("asInteger", Q, [], INT, function () {
-    return q.quantityAsInteger(qOf(this));
-  }),
-  celMethod("asApproximateFloat", Q, [], DOUBLE, function () {
-    return q.quantityAsFloat(qOf(this));
-  }),
-  celMethod("add", Q, [Q], Q, function (o) {
-    return qWrap(q.addQuantity(qOf(this), qOf(o)));
-  }),
-  celMethod("add", Q, [INT], Q, function (n) {
-    return qWrap(q.addQuantity(qOf(this), q.fromInteger(n)));
-  }),
-  celMethod("sub", Q, [Q], Q, function (o) {
-    return qWrap(q.addQuantity(qOf(this), q.negateQuantity(qOf(o))));
-  }),
-  celMethod("sub", Q, [INT], Q, function (n) {
-    return qWrap(q.addQuantity(qOf(this), q.fromInteger(-n)));
-  }),
-  celMethod("mul", Q, [INT], Q, function (n) {
-    return qWrap(q.multiplyQuantity(qOf(this), n));
-  }),
-  celMethod("divInt", Q, [INT], Q, function (n) {
-    return qWrap(q.divideQuantityInteger(qOf(this), n));
-  }),
-  celMethod("isLessThan", Q, [Q], BOOL, function (o) {
-    return q.compareQuantity(qOf(this), qOf(o)) < 0;
-  }),
-  celMethod("isGreaterThan", Q, [Q], BOOL, function (o) {
-    return q.compareQuantity(qOf(this), qOf(o)) > 0;
-  }),
-  celMethod("compareTo", Q, [Q], INT, function (o) {
-    return BigInt(q.compareQuantity(qOf(this), qOf(o)));
-  }),
+  method("add", Q, [Q], Q, (v: Opaque, o: Opaque) => qWrap(q.addQuantity(qOf(v), qOf(o)))),
+  method("add", Q, ["int"], Q, (v: Opaque, n: Int) => qWrap(q.addQuantity(qOf(v), q.fromInteger(big(n))))),
+  method("sub", Q, [Q], Q, (v: Opaque, o: Opaque) => qWrap(q.addQuantity(qOf(v), q.negateQuantity(qOf(o))))),
+  method("sub", Q, ["int"], Q, (v: Opaque, n: Int) => qWrap(q.addQuantity(qOf(v), q.fromInteger(-big(n))))),
+  method("mul", Q, ["int"], Q, (v: Opaque, n: Int) => qWrap(q.multiplyQuantity(qOf(v), big(n)))),
+  method("divInt", Q, ["int"], Q, (v: Opaque, n: Int) => qWrap(q.divideQuantityInteger(qOf(v), big(n)))),
+  method("isLessThan", Q, [Q], "bool", (v: Opaque, o: Opaque) => q.compareQuantity(qOf(v), qOf(o)) < 0),
+  method("isGreaterThan", Q, [Q], "bool", (v: Opaque, o: Opaque) => q.compareQuantity(qOf(v), qOf(o)) > 0),
+  method("compareTo", Q, [Q], "int", (v: Opaque, o: Opaque) => q.compareQuantity(qOf(v), qOf(o))),
+  fn("quantityValue", ["string"], "int", (s: string) => int(quantityValue(s))),
+  fn("quantityValue", ["int"], "int", (n: Int) => n),
+  fn("quantityValue", ["double"], "int", (d: number | Double) => int(quantityValue(typeof d === "number" ? d : d.v))),
 ];
 
-const ipFuncs: CelFunc[] = [
-  celFunc("ip", [STRING], IP, (s) => ipWrap(ips.get(s))),
-  celFunc("isIP", [STRING], BOOL, (s) => parses(ips, s)),
-  celFunc("ip.isCanonical", [STRING], BOOL, (s) => net.formatIP(ips.get(s)) === s),
-  celFunc("string", [IP], STRING, (v) => IPType.unwrap(v)),
-  celMethod("family", IP, [], INT, function () {
-    return BigInt(ipOf(this).family);
-  }),
-  celMethod("isUnspecified", IP, [], BOOL, function () {
-    return net.isUnspecified(ipOf(this));
-  }),
-  celMethod("isLoopback", IP, [], BOOL, function () {
-    return net.isLoopback(ipOf(this));
-  }),
-  celMethod("isLinkLocalMulticast", IP, [], BOOL, function () {
-    return net.isLinkLocalMulticast(ipOf(this));
-  }),
-  celMethod("isLinkLocalUnicast", IP, [], BOOL, function () {
-    return net.isLinkLocalUnicast(ipOf(this));
-  }),
-  celMethod("isGlobalUnicast", IP, [], BOOL, function () {
-    return net.isGlobalUnicast(ipOf(this));
-  }),
-  celFunc("cidr", [STRING], CIDR, (s) => cidrWrap(cidrs.get(s))),
-  celFunc("isCIDR", [STRING], BOOL, (s) => parses(cidrs, s)),
-  celFunc("string", [CIDR], STRING, (v) => CIDRType.unwrap(v)),
-  celMethod("containsIP", CIDR, [IP], BOOL, function (ip) {
-    return net.cidrContainsIP(cidrOf(this), ipOf(ip));
-  }),
-  celMethod("containsIP", CIDR, [STRING], BOOL, function (ip) {
-    return net.cidrContainsIP(cidrOf(this), ips.get(ip));
-  }),
-  celMethod("containsCIDR", CIDR, [CIDR], BOOL, function (c) {
-    return net.cidrContainsCIDR(cidrOf(this), cidrOf(c));
-  }),
-  celMethod("containsCIDR", CIDR, [STRING], BOOL, function (c) {
-    return net.cidrContainsCIDR(cidrOf(this), cidrs.get(c));
-  }),
+const ipFuncs: Overload[] = [
+  fn("ip", ["string"], IP, (s: string) => ipWrap(ips.get(s))),
+  fn("isIP", ["string"], "bool", (s: string) => parses(ips, s)),
+  fn("ip.isCanonical", ["string"], "bool", (s: string) => net.formatIP(ips.get(s)) === s),
+  fn("string", [IP], "string", (v: Opaque) => v.text),
+  method("family", IP, [], "int", (v: Opaque) => ipOf(v).family),
+  method("isUnspecified", IP, [], "bool", (v: Opaque) => net.isUnspecified(ipOf(v))),
+  method("isLoopback", IP, [], "bool", (v: Opaque) => net.isLoopback(ipOf(v))),
+  method("isLinkLocalMulticast", IP, [], "bool", (v: Opaque) => net.isLinkLocalMulticast(ipOf(v))),
+  method("isLinkLocalUnicast", IP, [], "bool", (v: Opaque) => net.isLinkLocalUnicast(ipOf(v))),
+  method("isGlobalUnicast", IP, [], "bool", (v: Opaque) => net.isGlobalUnicast(ipOf(v))),
+  fn("cidr", ["string"], CIDR, (s: string) => cidrWrap(cidrs.get(s))),
+  fn("isCIDR", ["string"], "bool", (s: string) => parses(cidrs, s)),
+  fn("string", [CIDR], "string", (v: Opaque) => v.text),
+  method("containsIP", CIDR, [IP], "bool", (c: Opaque, ip: Opaque) => net.cidrContainsIP(cidrOf(c), ipOf(ip))),
+  method("containsIP", CIDR, ["string"], "bool", (c: Opaque, ip: string) => net.cidrContainsIP(cidrOf(c), ips.get(ip))),
+  method("containsCIDR", CIDR, [CIDR], "bool", (c: Opaque, o: Opaque) => net.cidrContainsCIDR(cidrOf(c), cidrOf(o))),
+  method("containsCIDR", CIDR, ["string"], "bool", (c: Opaque, o: string) => net.cidrContainsCIDR(cidrOf(c), cidrs.get(o))),
   // Not in Kubernetes' library: the overlap test the DVP subnet rules need, nesting included.
-  celMethod("overlaps", CIDR, [CIDR], BOOL, function (c) {
-    return net.cidrsOverlap(cidrOf(this), cidrOf(c));
-  }),
-  celMethod("overlaps", CIDR, [STRING], BOOL, function (c) {
-    return net.cidrsOverlap(cidrOf(this), cidrs.get(c));
-  }),
+  method("overlaps", CIDR, [CIDR], "bool", (c: Opaque, o: Opaque) => net.cidrsOverlap(cidrOf(c), cidrOf(o))),
+  method("overlaps", CIDR, ["string"], "bool", (c: Opaque, o: string) => net.cidrsOverlap(cidrOf(c), cidrs.get(o))),
   // Not in Kubernetes' library: overlaps within a list in n·log n, where .overlaps() pairwise is quadratic.
-  celFunc("cidr.overlappingPairs", [listType(STRING)], listType(listType(STRING)), (list) => {
+  fn("cidr.overlappingPairs", ["list"], "list", (list: List) => {
     const parsed: { range: net.CIDRValue; item: string }[] = [];
     for (const item of list) {
       if (typeof item !== "string") continue;
@@ -165,153 +141,115 @@ const ipFuncs: CelFunc[] = [
         // Not a CIDR: policies report those on their own, with isCIDR().
       }
     }
-    return net.overlappingPairs(parsed).map(([a, b]) => celList([a, b]));
+    return net.overlappingPairs(parsed);
   }),
-  celMethod("ip", CIDR, [], IP, function () {
-    return ipWrap(cidrOf(this).ip);
-  }),
-  celMethod("masked", CIDR, [], CIDR, function () {
-    return cidrWrap(net.maskedCIDR(cidrOf(this)));
-  }),
-  celMethod("prefixLength", CIDR, [], INT, function () {
-    return BigInt(cidrOf(this).prefix);
-  }),
+  method("ip", CIDR, [], IP, (c: Opaque) => ipWrap(cidrOf(c).ip)),
+  method("masked", CIDR, [], CIDR, (c: Opaque) => cidrWrap(net.maskedCIDR(cidrOf(c)))),
+  method("prefixLength", CIDR, [], "int", (c: Opaque) => cidrOf(c).prefix),
 ];
 
-type Comparable = bigint | number | string;
+type Comparable = number | bigint | string;
 
-function comparable(v: CelValue): Comparable {
+function comparable(v: Value): Comparable {
   if (typeof v === "bigint" || typeof v === "number" || typeof v === "string") return v;
+  if (v instanceof Double) return v.v;
   throw new Error(`list elements must be numbers or strings to compare, got ${describe(v)}`);
 }
 
-function describe(v: CelValue): string {
-  if (isCelList(v)) return "list";
-  if (isCelMap(v)) return "map";
-  return v === null ? "null" : typeof v;
+function describe(v: Value): string {
+  if (Array.isArray(v)) return "list";
+  if (v === null) return "null";
+  return typeof v === "object" ? "map" : typeof v;
 }
 
-/** CEL equality for the values policies compare: numbers across int/double, strings, lists, maps. */
-export function celEquals(a: CelValue, b: CelValue): boolean {
-  if ((typeof a === "bigint" || typeof a === "number") && (typeof b === "bigint" || typeof b === "number")) {
-    return Number(a) === Number(b) && (typeof a !== "bigint" || typeof b !== "bigint" || a === b);
-  }
-  if (isCelList(a) && isCelList(b)) {
-    if (a.size !== b.size) return false;
-    for (let i = 0; i < a.size; i++) if (!celEquals(a.get(i) as CelValue, b.get(i) as CelValue)) return false;
-    return true;
-  }
-  if (isCelMap(a) && isCelMap(b)) {
-    if (a.size !== b.size) return false;
-    for (const [k, v] of a) {
-      const other = b.get(k);
-      if (other === undefined || !celEquals(v, other)) return false;
-    }
-    return true;
-  }
-  return a === b;
-}
-
-function extreme(list: CelList, pick: (a: Comparable, b: Comparable) => boolean): CelValue {
-  if (list.size === 0) throw new Error("min/max of an empty list");
-  let best = comparable(list.get(0) as CelValue);
+function extreme(list: readonly Value[], pick: (a: Comparable, b: Comparable) => boolean): Value {
+  if (list.length === 0) throw new Error("min/max of an empty list");
+  let best = list[0] as Value;
+  let bestKey = comparable(best);
   for (const v of list) {
     const c = comparable(v);
-    if (pick(c, best)) best = c;
+    if (pick(c, bestKey)) {
+      best = v;
+      bestKey = c;
+    }
   }
   return best;
 }
 
+type List = readonly Value[];
+
 // Kubernetes' lists library, plus slice/flatten/distinct from CEL's lists extension.
-const listFuncs: CelFunc[] = [
-  celMethod("isSorted", LIST, [], BOOL, function () {
+const listFuncs: Overload[] = [
+  method("isSorted", "list", [], "bool", (list: List) => {
     let prev: Comparable | undefined;
-    for (const v of this) {
+    for (const v of list) {
       const c = comparable(v);
       if (prev !== undefined && c < prev) return false;
       prev = c;
     }
     return true;
   }),
-  celMethod("sum", LIST, [], DYN, function () {
-    let total: bigint | number = 0n;
-    for (const v of this) {
-      if (typeof v === "bigint" && typeof total === "bigint") total += v;
-      else if (typeof v === "bigint" || typeof v === "number") total = Number(total) + Number(v);
-      else throw new Error(`sum() needs numbers, got ${describe(v)}`);
+  method("sum", "list", [], "dyn", (list: List) => {
+    let ints: bigint | undefined = 0n;
+    let total = 0;
+    for (const v of list) {
+      if (typeof v === "number" && Number.isInteger(v) && ints !== undefined) ints += BigInt(v);
+      else if (typeof v === "bigint" && ints !== undefined) ints += v;
+      else if (typeof v === "number" || typeof v === "bigint" || v instanceof Double) {
+        if (ints !== undefined) total = Number(ints);
+        ints = undefined;
+        total += Number(v instanceof Double ? v.v : v);
+      } else throw new Error(`sum() needs numbers, got ${describe(v)}`);
     }
-    return total;
+    return ints !== undefined ? intOf(ints, "sum") : Number.isInteger(total) ? new Double(total) : total;
   }),
-  celMethod("min", LIST, [], DYN, function () {
-    return extreme(this, (a, b) => a < b);
+  method("min", "list", [], "dyn", (list: List) => extreme(list, (a, b) => a < b)),
+  method("max", "list", [], "dyn", (list: List) => extreme(list, (a, b) => a > b)),
+  method("indexOf", "list", ["dyn"], "int", (list: List, x: Value) => {
+    for (let i = 0; i < list.length; i++) if (eq(list[i] as Value, x)) return i;
+    return -1;
   }),
-  celMethod("max", LIST, [], DYN, function () {
-    return extreme(this, (a, b) => a > b);
+  method("lastIndexOf", "list", ["dyn"], "int", (list: List, x: Value) => {
+    for (let i = list.length - 1; i >= 0; i--) if (eq(list[i] as Value, x)) return i;
+    return -1;
   }),
-  celMethod("indexOf", LIST, [DYN], INT, function (x) {
-    let i = 0n;
-    for (const v of this) {
-      if (celEquals(v, x)) return i;
-      i++;
-    }
-    return -1n;
-  }),
-  celMethod("lastIndexOf", LIST, [DYN], INT, function (x) {
-    for (let i = this.size - 1; i >= 0; i--) if (celEquals(this.get(i) as CelValue, x)) return BigInt(i);
-    return -1n;
-  }),
-  celMethod("slice", LIST, [INT, INT], LIST, function (start, end) {
+  method("slice", "list", ["int", "int"], "list", (list: List, start: Int, end: Int) => {
     const s = Number(start);
     const e = Number(end);
-    if (s < 0 || e < s || e > this.size) throw new Error(`slice(${start}, ${end}) out of range for a list of ${this.size}`);
-    const out: CelValue[] = [];
-    for (let i = s; i < e; i++) out.push(this.get(i) as CelValue);
-    return celList(out);
+    if (s < 0 || e < s || e > list.length) throw new Error(`slice(${start}, ${end}) out of range for a list of ${list.length}`);
+    return list.slice(s, e);
   }),
-  celMethod("flatten", LIST, [], LIST, function () {
-    const out: CelValue[] = [];
-    for (const v of this) {
-      if (isCelList(v)) out.push(...v);
+  method("flatten", "list", [], "list", (list: List) => {
+    const out: Value[] = [];
+    for (const v of list) {
+      if (Array.isArray(v)) out.push(...(v as List));
       else out.push(v);
     }
-    return celList(out);
+    return out;
   }),
-  celMethod("distinct", LIST, [], LIST, function () {
-    // Strings, bools and ints by a Set (linear); other values by CEL equality, which is quadratic.
-    const out: CelValue[] = [];
+  method("distinct", "list", [], "list", (list: List) => {
+    // Strings and bools by a Set (linear); numbers and other values by CEL equality (quadratic).
+    const out: Value[] = [];
     const seen = new Set<unknown>();
-    for (const v of this) {
-      if (typeof v === "string" || typeof v === "boolean" || typeof v === "bigint") {
+    for (const v of list) {
+      if (typeof v === "string" || typeof v === "boolean") {
         if (seen.has(v)) continue;
         seen.add(v);
-        if (typeof v === "bigint" && out.some((o) => typeof o === "number" && celEquals(o, v))) continue;
-      } else if (out.some((o) => celEquals(o, v))) continue;
+      } else if (out.some((o) => eq(o, v))) continue;
       out.push(v);
     }
-    return celList(out);
+    return out;
   }),
 ];
 
-const regexCache = new ParseCache((pattern: string) => new RegExp(pattern, "u"), 512);
-const regexFuncs: CelFunc[] = [
-  celMethod("find", STRING, [STRING], STRING, function (pattern) {
-    return regexCache.get(pattern).exec(this)?.[0] ?? "";
-  }),
-  celMethod("findAll", STRING, [STRING], listType(STRING), function (pattern) {
-    return [...this.matchAll(new RegExp(regexCache.get(pattern).source, "gu"))].map((m) => m[0]);
-  }),
-  celMethod("findAll", STRING, [STRING, INT], listType(STRING), function (pattern, limit) {
-    const all = [...this.matchAll(new RegExp(regexCache.get(pattern).source, "gu"))].map((m) => m[0]);
-    return limit < 0n ? all : all.slice(0, Number(limit));
+const regexFuncs: Overload[] = [
+  method("find", "string", ["string"], "string", (s: string, pattern: string) => regex(pattern).exec(s)?.[0] ?? ""),
+  method("findAll", "string", ["string"], "list", (s: string, pattern: string) => [...s.matchAll(new RegExp(regex(pattern).source, "gu"))].map((m) => m[0])),
+  method("findAll", "string", ["string", "int"], "list", (s: string, pattern: string, limit: Int) => {
+    const all = [...s.matchAll(new RegExp(regex(pattern).source, "gu"))].map((m) => m[0]);
+    return limit < 0 ? all : all.slice(0, Number(limit));
   }),
 ];
 
-/** Every function policies can call, beyond CEL's standard library. */
-export const virtguardFunctions: readonly CelFunc[] = [
-  ...strings,
-  ...quantityFuncs,
-  ...ipFuncs,
-  ...listFuncs,
-  ...regexFuncs,
-  ...quantityValueFunctions,
-];
+/** Every function policies can call beyond CEL's standard library and strings extension. */
+export const LIBRARY: readonly Overload[] = [...quantityFuncs, ...ipFuncs, ...listFuncs, ...regexFuncs];

@@ -1,5 +1,6 @@
 import { celEnv } from "@bufbuild/cel";
-import { virtguardFunctions } from "../cel/library.js";
+import { strings } from "@bufbuild/cel/ext";
+import { interpreterFunctions } from "../cel/interpreter-library.js";
 import { registry } from "../cel/types.js";
 import type { JsonObject, PolicyDocument, TargetSpec } from "../types.js";
 import { TypeChecker } from "./checker.js";
@@ -7,7 +8,7 @@ import { typeOfKindVersion, typeOfSchema, type KindSchema } from "./schema.js";
 import { BOOL, DYN, join, list, object, STRING, type CheckType } from "./types.js";
 
 /** The same functions policies are compiled with: what a call may name. */
-export const typeChecker = new TypeChecker(celEnv({ registry, funcs: [...virtguardFunctions] }));
+export const typeChecker = new TypeChecker(celEnv({ registry, funcs: [...strings, ...interpreterFunctions()] }));
 
 const STRING_LIST = list(STRING);
 const GVK = object("request.kind", { group: STRING, version: STRING, kind: STRING });

@@ -1,0 +1,160 @@
+import { isCelUint } from "@bufbuild/cel";
+import { LIBRARY, type ArgType, type Overload } from "../library.js";
+import { regex } from "../regex.js";
+import type { EvaluationBudget } from "../../budget.js";
+import { interpreterCall } from "./fallback.js";
+import { codePoints, size } from "./operators.js";
+import { typeOf } from "./types.js";
+import { CelFault, double, Double, isDouble, isInt, Opaque, type Value } from "./values.js";
+
+/*
+ * Function calls of the generated code. Each call site gets a dispatcher, chosen once at compile
+ * time from the function's name, form (function or method) and arity: the standard functions
+ * policies use in their hot paths are native, the library's overloads are picked by the
+ * arguments' runtime types, and anything else goes to the interpreter.
+ */
+
+export type Call = (budget: EvaluationBudget, ...args: Value[]) => Value;
+
+function accepts(t: ArgType, v: Value): boolean {
+  switch (t) {
+    case "dyn":
+      return true;
+    case "string":
+      return typeof v === "string";
+    case "int":
+      return isInt(v);
+    case "double":
+      return isDouble(v);
+    case "bool":
+      return typeof v === "boolean";
+    case "list":
+      return Array.isArray(v);
+    default:
+      return v instanceof Opaque && v.kind === t;
+  }
+}
+
+function wrapError(err: unknown): never {
+  if (err instanceof Error && err.name !== "BudgetExceededError") throw new CelFault(err.message);
+  throw err;
+}
+
+/** Picks among the library's overloads of one name and arity by the arguments' types. */
+function libraryDispatch(overloads: readonly Overload[], fallback: Call): Call {
+  return (budget, ...args) => {
+    for (const o of overloads) {
+      const types = o.receiver ? [o.receiver, ...o.args] : o.args;
+      let ok = true;
+      for (let i = 0; i < types.length && ok; i++) ok = accepts(types[i] as ArgType, args[i] as Value);
+      if (!ok) continue;
+      try {
+        return (o.impl as (...a: Value[]) => Value)(...args);
+      } catch (err) {
+        wrapError(err);
+      }
+    }
+    return fallback(budget, ...args);
+  };
+}
+
+const viaInterpreter =
+  (name: string, member: boolean): Call =>
+  (_budget, ...args) =>
+    interpreterCall(name, member, args);
+
+/** A string method of the standard library; other receivers go to `fallback`. */
+function stringMethod(f: (s: string, arg: string) => boolean, fallback: Call): Call {
+  return (budget, s, arg) => {
+    if (typeof s === "string" && typeof arg === "string") {
+      budget.charge(1 + (s.length >> 6));
+      return f(s, arg);
+    }
+    return fallback(budget, s as Value, arg as Value);
+  };
+}
+
+function toInt(v: Value): Value | undefined {
+  if (isInt(v)) return v;
+  if (typeof v === "number" || v instanceof Double) {
+    const d = typeof v === "number" ? v : v.v;
+    // The open range (-2^63, 2^63), as the interpreter converts doubles.
+    if (!(d > -9223372036854775808 && d < 9223372036854775808)) throw new CelFault("int overflow during type conversion");
+    const t = Math.trunc(d);
+    return Number.isSafeInteger(t) ? t : BigInt(t);
+  }
+  return undefined;
+}
+
+function toStringValue(v: Value): Value | undefined {
+  switch (typeof v) {
+    case "string":
+      return v;
+    case "number":
+    case "boolean":
+    case "bigint":
+      return String(v);
+  }
+  if (v instanceof Double) return String(v.v);
+  if (isCelUint(v)) return String(v.value);
+  return undefined;
+}
+
+function toDouble(v: Value): Value | undefined {
+  if (isDouble(v)) return v;
+  if (typeof v === "number" || typeof v === "bigint") return double(Number(v));
+  return undefined;
+}
+
+/** Functions whose common cases are native; `next` handles the rest. */
+function native(name: string, member: boolean, arity: number, next: Call): Call | undefined {
+  const key = `${member ? "." : ""}${name}/${arity}`;
+  switch (key) {
+    case ".contains/2":
+      return stringMethod((s, a) => s.includes(a), next);
+    case ".startsWith/2":
+      return stringMethod((s, a) => s.startsWith(a), next);
+    case ".endsWith/2":
+      return stringMethod((s, a) => s.endsWith(a), next);
+    case ".matches/2":
+    case "matches/2":
+      return stringMethod((s, a) => regex(a).test(s), next);
+    case "size/1":
+    case ".size/1":
+      return (_b, x) => size(x as Value);
+    case "type/1":
+      return (_b, x) => typeOf(x as Value);
+    case "dyn/1":
+      return (_b, x) => x as Value;
+    case "int/1":
+      return (b, x) => toInt(x as Value) ?? next(b, x as Value);
+    case "double/1":
+      return (b, x) => toDouble(x as Value) ?? next(b, x as Value);
+    case "string/1":
+      return (b, x) => toStringValue(x as Value) ?? next(b, x as Value);
+  }
+  return undefined;
+}
+
+const calls = new Map<string, Call>();
+
+/** The dispatcher for calls of `name` (a method when `member`) with `arity` values, receiver included. */
+export function dispatcher(name: string, member: boolean, arity: number): Call {
+  const key = `${member ? "." : ""}${name}/${arity}`;
+  let call = calls.get(key);
+  if (!call) {
+    const overloads = LIBRARY.filter((o) => o.name === name && !!o.receiver === member && o.args.length + (member ? 1 : 0) === arity);
+    let next = viaInterpreter(name, member);
+    if (overloads.length) next = libraryDispatch(overloads, next);
+    call = native(name, member, arity, next) ?? next;
+    calls.set(key, call);
+  }
+  return call;
+}
+
+/** Whether the library defines a function by this (possibly namespaced) name. */
+export function isLibraryFunction(name: string): boolean {
+  return LIBRARY.some((o) => o.name === name);
+}
+
+export { codePoints };
