@@ -3,7 +3,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import schema from "../../policies/policy.schema.json" with { type: "json" };
 import { parse } from "@bufbuild/cel";
 import type { ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
-import { CelCompileError, compileExpression, ROOT_VARIABLES, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
+import { CelCompileError, compileExpression, ROOT_VARIABLES, type CelEngine, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
 import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
 import { TypeCheckError } from "./typecheck/checker.js";
@@ -41,6 +41,8 @@ export interface LoadOptions {
    * checked against them: a field no schema declares is a load error. Kinds without one are dyn.
    */
   schemas?: readonly KindSchema[];
+  /** The compiler (default) or the interpreter, for differential tests and debugging. */
+  engine?: CelEngine;
 }
 
 export function loadPolicySet(sources: readonly PolicySource[], options: LoadOptions = {}): PolicySet {
@@ -78,7 +80,7 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
   }
   const kinds = new KindTypes(options.schemas ?? []);
   for (const { source, doc } of documents) {
-    const compiler = new DocumentCompiler(source.file, problems, interned, options.parsed, kinds, rootTypes(kinds.matched(doc), [...parameters.values()]));
+    const compiler = new DocumentCompiler(source.file, problems, interned, options.parsed, kinds, rootTypes(kinds.matched(doc), [...parameters.values()]), options.engine);
     const policy = compiler.compile(doc);
     if (!policy) continue;
     policies.push(policy);
@@ -190,6 +192,7 @@ class DocumentCompiler {
     private readonly kinds: KindTypes,
     /** The types of the roots (object, params, variables so far, ...) in this document. */
     private readonly scope: Map<string, CheckType>,
+    private readonly engine: CelEngine | undefined,
   ) {}
 
   private condition(source: string, path: string): CompiledExpression | undefined {
@@ -208,7 +211,7 @@ class DocumentCompiler {
     const checked = this.check(parsed, source, expected);
     let compiled: CompiledExpression;
     try {
-      compiled = compileExpression(source, { variables, parsed: parsed && { get: () => parsed }, roots });
+      compiled = compileExpression(source, { variables, parsed: parsed && { get: () => parsed }, roots, engine: this.engine });
     } catch (err) {
       if (!(err instanceof CelCompileError)) throw err;
       return this.fail(path, `${err.message} in ${JSON.stringify(source)}`);

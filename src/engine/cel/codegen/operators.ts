@@ -245,11 +245,11 @@ export function select(x: Value, f: string): Value {
   throw new CelFault(`type '${typeName(x)}' does not support field selection`);
 }
 
-/** `has(x.f)`. */
+/** `has(x.f)`: false on anything but a map holding the key, as the interpreter answers. */
 export function has(x: Value, f: string): boolean {
   if (isPlainMap(x)) return Object.hasOwn(x, f);
   if (x instanceof Map) return (x as ReadonlyMap<MapKey, Value>).has(f);
-  throw new CelFault(`type '${typeName(x)}' does not support field selection`);
+  return false;
 }
 
 function listIndex(i: Value, length: number): number {
