@@ -16,6 +16,7 @@ import { CelFault, double, Double, isDouble, isInt, Opaque, type Value } from ".
 
 export type Call = (budget: EvaluationBudget, ...args: Value[]) => Value;
 
+
 function accepts(t: ArgType, v: Value): boolean {
   switch (t) {
     case "dyn":
@@ -40,22 +41,29 @@ function wrapError(err: unknown): never {
   throw err;
 }
 
-/** Picks among the library's overloads of one name and arity by the arguments' types. */
+/** Picks among the library's overloads of one name and arity by the arguments' runtime types. */
 function libraryDispatch(overloads: readonly Overload[], fallback: Call): Call {
-  return (budget, ...args) => {
-    for (const o of overloads) {
-      const types = o.receiver ? [o.receiver, ...o.args] : o.args;
-      let ok = true;
-      for (let i = 0; i < types.length && ok; i++) ok = accepts(types[i] as ArgType, args[i] as Value);
-      if (!ok) continue;
+  const table = overloads.map((o) => ({ types: o.receiver ? [o.receiver, ...o.args] : [...o.args], impl: o.impl as (...a: Value[]) => Value }));
+  // Arities are at most three (a method with two arguments): fixed parameters, no rest array.
+  return (budget, a, b, c) => {
+    for (const o of table) {
+      const t = o.types;
+      if (t.length > 0 && !accepts(t[0] as ArgType, a as Value)) continue;
+      if (t.length > 1 && !accepts(t[1] as ArgType, b as Value)) continue;
+      if (t.length > 2 && !accepts(t[2] as ArgType, c as Value)) continue;
       try {
-        return (o.impl as (...a: Value[]) => Value)(...args);
+        return o.impl(a as Value, b as Value, c as Value);
       } catch (err) {
         wrapError(err);
       }
     }
-    return fallback(budget, ...args);
+    return t3(fallback, budget, a, b, c);
   };
+}
+
+/** Calls with the arguments that were given (an arity-2 call passes two, not three). */
+function t3(call: Call, budget: EvaluationBudget, a: Value | undefined, b: Value | undefined, c: Value | undefined): Value {
+  return c !== undefined ? call(budget, a as Value, b as Value, c) : b !== undefined ? call(budget, a as Value, b) : a !== undefined ? call(budget, a) : call(budget);
 }
 
 const viaInterpreter =

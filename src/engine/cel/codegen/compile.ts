@@ -1,6 +1,7 @@
 import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import type { EvaluationBudget } from "../../budget.js";
 import { emit } from "./emitter.js";
+import type { EnvironmentFor } from "./fallback.js";
 import { runtime, type Runtime } from "./runtime.js";
 import type { Value } from "./values.js";
 
@@ -26,8 +27,8 @@ export interface Generated {
  * Compiles a parsed expression to a JavaScript function, instantiated once: the generated source
  * closes over the runtime helpers and its constants, so each evaluation is one plain call.
  */
-export function generate(root: Expr, roots: readonly string[]): Generated {
-  const { body, constants, fallbacks } = emit(root, new Set(roots));
+export function generate(root: Expr, roots: readonly string[], env?: EnvironmentFor, container?: string): Generated {
+  const { body, constants, fallbacks } = emit(root, new Set(roots), env, container);
   const source = `"use strict";\nreturn function compiled($b, $c) {\n${body}\n};`;
   const factory = new Function("$rt", "$k", source) as (rt: Runtime, k: readonly unknown[]) => CompiledFunction;
   return { run: factory(runtime, constants), source, fallbacks };

@@ -1,7 +1,7 @@
 import { celUint } from "@bufbuild/cel";
 import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { dispatcher, isLibraryFunction } from "./calls.js";
-import { planSubtree, type Planned } from "./fallback.js";
+import { planSubtree, type EnvironmentFor, type Planned } from "./fallback.js";
 import { TYPE_IDENTS } from "./types.js";
 import { Double } from "./values.js";
 
@@ -34,8 +34,8 @@ export interface Emitted {
   readonly fallbacks: number;
 }
 
-export function emit(root: Expr, roots: ReadonlySet<string>): Emitted {
-  const e = new Emitter(roots);
+export function emit(root: Expr, roots: ReadonlySet<string>, env?: EnvironmentFor, container = ""): Emitted {
+  const e = new Emitter(roots, env, container);
   const result = e.expr(root, new Map());
   e.push(`return ${result};`);
   return { body: e.lines.join("\n"), constants: e.constants, fallbacks: e.fallbacks };
@@ -47,7 +47,11 @@ class Emitter {
   fallbacks = 0;
   private temps = 0;
 
-  constructor(private readonly roots: ReadonlySet<string>) {}
+  constructor(
+    private readonly roots: ReadonlySet<string>,
+    private readonly env: EnvironmentFor | undefined,
+    private readonly container: string,
+  ) {}
 
   push(line: string): void {
     this.lines.push(line);
@@ -150,6 +154,12 @@ class Emitter {
     const local = scope.get(name);
     if (local) return local.accu ? `$rt.read(${local.js})` : local.js;
     if (name === "variables" && this.roots.has(name)) return `$b.variables.all()`;
+    // In a container "a.b", `y` means "a.b.y", else "a.y", else "y", whichever is bound first.
+    const parts = this.container ? this.container.split(".") : [];
+    for (let i = parts.length; i > 0; i--) {
+      const qualified = `${parts.slice(0, i).join(".")}.${name}`;
+      if (this.roots.has(qualified)) return `($b[${JSON.stringify(qualified)}] ?? null)`;
+    }
     if (this.roots.has(name)) return `($b[${JSON.stringify(name)}] ?? null)`;
     const type = TYPE_IDENTS.get(name);
     if (type) return this.constant(type);
@@ -303,8 +313,9 @@ class Emitter {
 
   /** Leaves a sub-expression to the interpreter, binding the variables it reads. */
   private fallback(e: Expr, scope: Scope): string {
-    const names = [...freeNames(e)].filter((n) => scope.has(n) || this.roots.has(n));
-    const planned: Planned = planSubtree(e, names);
+    // Dotted root names ("a.b") are bound as such: the interpreter resolves qualified names and containers against them.
+    const names = [...new Set([...freeNames(e), ...[...this.roots].filter((r) => r.includes("."))])].filter((n) => scope.has(n) || this.roots.has(n));
+    const planned: Planned = planSubtree(e, names, this.env);
     this.fallbacks++;
     const values = names.map((n) => {
       const local = scope.get(n);

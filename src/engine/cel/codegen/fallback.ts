@@ -1,4 +1,4 @@
-import { plan, type CelValue } from "@bufbuild/cel";
+import { plan, type CelEnv, type CelValue } from "@bufbuild/cel";
 import { clone, create } from "@bufbuild/protobuf";
 import { ExprSchema, ParsedExprSchema, type Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { environment } from "../environment.js";
@@ -18,8 +18,11 @@ export type Planned = (args: readonly Value[]) => Value;
 let nextId = 1n << 41n;
 const ident = (name: string): Expr => create(ExprSchema, { id: nextId++, exprKind: { case: "identExpr", value: { name } } });
 
-function planWith(expr: Expr, names: readonly string[]): Planned {
-  const run = plan(environment(names), create(ParsedExprSchema, { expr }));
+/** The interpreter environment for a fallback over these free variables. */
+export type EnvironmentFor = (names: readonly string[]) => CelEnv;
+
+function planWith(expr: Expr, names: readonly string[], env: EnvironmentFor = environment): Planned {
+  const run = plan(env(names), create(ParsedExprSchema, { expr }));
   return (args) => {
     const bindings: Record<string, ReturnType<typeof toInterpreter>> = {};
     for (let i = 0; i < names.length; i++) bindings[names[i] as string] = toInterpreter(args[i]);
@@ -56,8 +59,8 @@ export function interpreterCall(fn: string, member: boolean, args: readonly Valu
 }
 
 /** Plans a sub-expression the compiler leaves to the interpreter; `names` are its free variables. */
-export function planSubtree(expr: Expr, names: readonly string[]): Planned {
-  return planWith(clone(ExprSchema, expr), names);
+export function planSubtree(expr: Expr, names: readonly string[], env?: EnvironmentFor): Planned {
+  return planWith(clone(ExprSchema, expr), names, env);
 }
 
 /** The error the interpreter reports when no overload fits, so both paths read alike. */

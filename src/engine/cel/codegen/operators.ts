@@ -73,7 +73,7 @@ function mapsEqual(a: PlainMap | ReadonlyMap<MapKey, Value>, b: PlainMap | Reado
 /** A map's value for a key, undefined when absent (no CEL value is undefined). */
 export function mapGet(m: PlainMap | ReadonlyMap<MapKey, Value>, key: Value): Value | undefined {
   if (m instanceof Map) {
-    const k = mapKey(key);
+    const k = mapKey(key, true);
     return k === undefined ? undefined : (m as ReadonlyMap<MapKey, Value>).get(k);
   }
   return typeof key === "string" && Object.hasOwn(m, key) ? (m as PlainMap)[key] : undefined;

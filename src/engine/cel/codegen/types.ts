@@ -42,7 +42,6 @@ export const TYPE_IDENTS: ReadonlyMap<string, TypeValue> = new Map<string, TypeV
   ["bytes", BYTES],
   ["null_type", NULL],
   ["type", TYPE],
-  ["dyn", DYN],
   ["list", LIST],
   ["map", MAP],
 ]);

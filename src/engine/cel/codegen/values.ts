@@ -83,8 +83,12 @@ export function isDouble(v: unknown): v is number | Double {
   return typeof v === "number" ? !Number.isInteger(v) : v instanceof Double;
 }
 
-/** Normalises a map key: numbers of any CEL type that are equal give the same key. */
-export function mapKey(k: Value): MapKey | undefined {
+/**
+ * Normalises a map key: numbers of any CEL type that are equal give the same key. A double is a
+ * key only to look one up (`m[3.0]`), never in a map literal.
+ */
+export function mapKey(k: Value, lookup = false): MapKey | undefined {
+  if (lookup && k instanceof Double) return mapKey(k.v);
   switch (typeof k) {
     case "string":
     case "boolean":
