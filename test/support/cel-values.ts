@@ -1,5 +1,5 @@
-import { isCelType, isCelUint, type CelValue } from "@bufbuild/cel";
-import { Double, Foreign, Opaque, type Value } from "../../src/engine/cel/codegen/values.js";
+import { isCelUint } from "@bufbuild/cel";
+import { Double, Foreign, Opaque, TypeBox, type Value } from "../../src/engine/cel/codegen/values.js";
 
 /**
  * A value as text that keeps what CEL distinguishes (int 1, double 1.0 and uint 1u differ; map key
@@ -16,7 +16,7 @@ export function canonical(v: Value | Error | undefined): string {
     case "boolean":
       return String(v);
     case "number":
-      return Number.isInteger(v) ? `int(${v})` : `double(${v})`;
+      return Number.isInteger(v) ? `int(${BigInt(v)})` : `double(${v})`;
     case "bigint":
       return `int(${v})`;
   }
@@ -26,7 +26,7 @@ export function canonical(v: Value | Error | undefined): string {
   if (v instanceof Uint8Array) return `bytes(${Buffer.from(v).toString("hex")})`;
   if (v instanceof Opaque) return `${v.kind}(${v.text})`;
   if (v instanceof Foreign) return `foreign(${String(v.v)})`;
-  if (isCelType(v as CelValue)) return `type(${(v as { name: string }).name})`;
+  if (v instanceof TypeBox) return `type(${v.t.name})`;
   const entries = v instanceof Map ? [...(v as Map<unknown, Value>)] : Object.entries(v as Record<string, Value>);
   return `{${entries
     .map(([k, x]) => `${canonical(k as Value)}: ${canonical(x)}`)

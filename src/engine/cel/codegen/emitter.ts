@@ -3,7 +3,7 @@ import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { dispatcher, isLibraryFunction } from "./calls.js";
 import { planSubtree, type EnvironmentFor, type Planned } from "./fallback.js";
 import { TYPE_IDENTS } from "./types.js";
-import { Double } from "./values.js";
+import { Double, TypeBox } from "./values.js";
 
 /*
  * Turns a parsed CEL expression into the body of a JavaScript function. Every node becomes a
@@ -100,8 +100,7 @@ class Emitter {
           return `$b.variables.get(${JSON.stringify(field)})`;
         }
         if (this.qualifiedName(e, scope)) return this.fallback(e, scope);
-        const x = this.expr(operand, scope);
-        return testOnly ? `$rt.has(${x}, ${JSON.stringify(field)})` : `$rt.select(${x}, ${JSON.stringify(field)})`;
+        return testOnly ? this.has(this.expr(operand, scope), field) : this.select(this.expr(operand, scope), field);
       }
       case "callExpr":
         return this.call(e, kind.value, scope);
@@ -123,6 +122,28 @@ class Emitter {
       default:
         return this.fallback(e, scope);
     }
+  }
+
+  /**
+   * `x.f` inline, so each site keeps its own property cache (JSON objects of one kind share
+   * shapes): a plain object holding the key answers at once, anything else takes the helper.
+   */
+  private select(x: string, field: string): string {
+    const f = JSON.stringify(field);
+    if (field in Object.prototype) return `$rt.select(${x}, ${f})`;
+    const n = this.temps++;
+    this.push(`const s${n} = ${x};`);
+    this.push(`let v${n};`);
+    this.push(`if (s${n} == null || (v${n} = s${n}[${f}]) === undefined || s${n}.constructor !== Object) v${n} = $rt.select(s${n}, ${f});`);
+    return `v${n}`;
+  }
+
+  private has(x: string, field: string): string {
+    const f = JSON.stringify(field);
+    if (field in Object.prototype) return `$rt.has(${x}, ${f})`;
+    const n = this.temps++;
+    this.push(`const s${n} = ${x};`);
+    return `(s${n} != null && s${n}.constructor === Object ? (s${n}[${f}] ?? null) !== null : $rt.has(s${n}, ${f}))`;
   }
 
   private literal(c: Extract<Kind, { case: "constExpr" }>["value"]["constantKind"]): string {
@@ -162,7 +183,7 @@ class Emitter {
     }
     if (this.roots.has(name)) return `($b[${JSON.stringify(name)}] ?? null)`;
     const type = TYPE_IDENTS.get(name);
-    if (type) return this.constant(type);
+    if (type) return this.constant(new TypeBox(type as TypeBox["t"]));
     return this.fallback(e, scope);
   }
 

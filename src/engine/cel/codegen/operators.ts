@@ -1,8 +1,8 @@
-import { isCelType, isCelUint, type CelUint } from "@bufbuild/cel";
+import { isCelUint, type CelUint } from "@bufbuild/cel";
 import type { EvaluationBudget } from "../../budget.js";
 import { interpreterCall, noOverload } from "./fallback.js";
-import { typeName, type TypeValue } from "./types.js";
-import { big, CelFault, double, Double, Foreign, intOf, isInt, isPlainMap, mapKey, Opaque, uint, type MapKey, type PlainMap, type Value } from "./values.js";
+import { typeName } from "./types.js";
+import { big, CelFault, double, Double, Foreign, intOf, isInt, isPlainMap, mapKey, Opaque, TypeBox, uint, type MapKey, type PlainMap, type Value } from "./values.js";
 
 /*
  * CEL's operators on the compiled value model. Each has a fast path for what policies compare
@@ -43,7 +43,7 @@ function eqSlow(a: Value, b: Value): boolean {
   if (a instanceof Uint8Array) return b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
   if (a instanceof Opaque) return b instanceof Opaque && a.kind === b.kind && a.text === b.text;
   if (foreign(a, b)) return interpreterCall("_==_", false, [a, b]) === true;
-  if (isCelType(a)) return isCelType(b) && (a as TypeValue).kind === (b as TypeValue).kind && (a as TypeValue).name === (b as TypeValue).name;
+  if (a instanceof TypeBox) return b instanceof TypeBox && a.t.kind === b.t.kind && a.t.name === b.t.name;
   if (isMap(a)) return isMap(b) && mapsEqual(a, b);
   return false;
 }
@@ -245,10 +245,13 @@ export function select(x: Value, f: string): Value {
   throw new CelFault(`type '${typeName(x)}' does not support field selection`);
 }
 
-/** `has(x.f)`: false on anything but a map holding the key, as the interpreter answers. */
+/**
+ * `has(x.f)`: false on anything but a map holding the key. A key whose value is null reads as
+ * absent, as in the interpreter (and as the API server, which prunes nulls, would store it).
+ */
 export function has(x: Value, f: string): boolean {
-  if (isPlainMap(x)) return Object.hasOwn(x, f);
-  if (x instanceof Map) return (x as ReadonlyMap<MapKey, Value>).has(f);
+  if (isPlainMap(x)) return Object.hasOwn(x, f) && x[f] !== null;
+  if (x instanceof Map) return ((x as ReadonlyMap<MapKey, Value>).get(f) ?? null) !== null;
   return false;
 }
 
@@ -286,7 +289,11 @@ export function inside(e: Value, c: Value, budget: EvaluationBudget): boolean {
     for (let i = 0; i < c.length; i++) if (eq(c[i] as Value, e)) return true;
     return false;
   }
-  if (isMap(c)) return mapGet(c, e) !== undefined;
+  if (isMap(c)) {
+    if (typeof e !== "string" && typeof e !== "number" && typeof e !== "bigint" && typeof e !== "boolean" && !(e instanceof Double) && !isCelUint(e)) throw noOverload("@in", [e, c]);
+    // A key holding null reads as absent, as has() does.
+    return (mapGet(c, e) ?? null) !== null;
+  }
   if (c instanceof Foreign) return interpreterCall("@in", false, [e, c]) === true;
   throw noOverload("@in", [e, c]);
 }

@@ -1,6 +1,6 @@
-import { CelScalar, celType, isCelType, isCelUint, listType, mapType, type CelValue } from "@bufbuild/cel";
+import { CelScalar, celType, isCelUint, listType, mapType } from "@bufbuild/cel";
 import { CIDRType, IPType, QuantityType } from "../types.js";
-import { Double, Foreign, Opaque, type Value } from "./values.js";
+import { Double, Foreign, Opaque, TypeBox, type Value } from "./values.js";
 
 const { INT, UINT, DOUBLE, BOOL, STRING, BYTES, NULL, DYN, TYPE } = CelScalar;
 const LIST = listType(DYN);
@@ -10,7 +10,11 @@ const OPAQUE = { "kubernetes.Quantity": QuantityType.cel, "net.IP": IPType.cel, 
 export type TypeValue = ReturnType<typeof celType>;
 
 /** `type(v)`: the same type objects the interpreter returns, so both compare alike. */
-export function typeOf(v: Value): TypeValue {
+export function typeOf(v: Value): TypeBox {
+  return new TypeBox(typeObjectOf(v) as TypeBox["t"]);
+}
+
+function typeObjectOf(v: Value): TypeValue {
   if (v === null) return NULL;
   switch (typeof v) {
     case "boolean":
@@ -28,7 +32,7 @@ export function typeOf(v: Value): TypeValue {
   if (isCelUint(v)) return UINT;
   if (v instanceof Opaque) return OPAQUE[v.kind];
   if (v instanceof Foreign) return celType(v.v);
-  if (isCelType(v)) return TYPE;
+  if (v instanceof TypeBox) return TYPE;
   return MAP;
 }
 
@@ -48,9 +52,5 @@ export const TYPE_IDENTS: ReadonlyMap<string, TypeValue> = new Map<string, TypeV
 
 /** How error messages name a value's type, as the interpreter does. */
 export function typeName(v: Value): string {
-  return typeOf(v).name;
-}
-
-export function isTypeValue(v: unknown): v is TypeValue {
-  return isCelType(v as CelValue);
+  return typeObjectOf(v).name;
 }

@@ -14,14 +14,22 @@ import { CIDRType, IPType, QuantityType } from "../types.js";
  *   bytes                Uint8Array
  *   list                 a JavaScript array, never mutated once built
  *   map                  a plain object (string keys, from JSON) or a Map (literals; keys normalised)
- *   type                 @bufbuild/cel's type objects
+ *   type                 a TypeBox around @bufbuild/cel's type objects
  *   Quantity, IP, CIDR   an Opaque box holding the canonical text
  *   anything else        a Foreign box holding the interpreter's value (timestamps, messages)
  */
-export type Value = null | boolean | number | bigint | string | Uint8Array | CelUint | readonly Value[] | PlainMap | ReadonlyMap<MapKey, Value> | Double | Opaque | Foreign | CelTypeValue;
+export type Value = null | boolean | number | bigint | string | Uint8Array | CelUint | readonly Value[] | PlainMap | ReadonlyMap<MapKey, Value> | Double | Opaque | Foreign | TypeBox;
 export type PlainMap = { readonly [key: string]: Value };
 export type MapKey = string | number | bigint | boolean;
 type CelTypeValue = Extract<CelValue, { kind: string; name: string }>;
+
+/**
+ * A type value (`type(x)`, `int`), boxed so that no plain object of the model is anything but a
+ * map: @bufbuild/cel's type values are object literals.
+ */
+export class TypeBox {
+  constructor(readonly t: CelTypeValue) {}
+}
 
 /** A double whose value happens to be integral (plain numbers that are integers read as int). */
 export class Double {
@@ -124,7 +132,8 @@ export function toInterpreter(v: Value | undefined): CelValue {
   if (v instanceof Double) return v.v;
   if (v instanceof Opaque) return opaqueTypes[v.kind].wrap(v.text) as unknown as CelValue;
   if (v instanceof Foreign) return v.v;
-  if (v instanceof Uint8Array || isCelUint(v) || isCelType(v)) return v as CelValue;
+  if (v instanceof TypeBox) return v.t;
+  if (v instanceof Uint8Array || isCelUint(v)) return v as CelValue;
   if (v instanceof Map) {
     const m = new Map<bigint | string | boolean | CelUint, CelValue>();
     for (const [k, x] of v as ReadonlyMap<MapKey, Value>) m.set(typeof k === "number" ? BigInt(k) : k, toInterpreter(x));
@@ -149,7 +158,8 @@ export function fromInterpreter(v: CelValue): Value {
       return v;
   }
   if (isCelError(v)) throw new CelFault(v.message);
-  if (v instanceof Uint8Array || isCelUint(v) || isCelType(v)) return v as Value;
+  if (isCelType(v)) return new TypeBox(v as CelTypeValue);
+  if (v instanceof Uint8Array || isCelUint(v)) return v as Value;
   if (isCelList(v)) return Array.from(v, fromInterpreter);
   if (isCelMap(v)) {
     const m = new Map<MapKey, Value>();
@@ -176,6 +186,7 @@ export function toJson(v: Value): unknown {
   if (Array.isArray(v)) return v.map(toJson);
   if (v instanceof Double) return v.v;
   if (v instanceof Opaque) return v.text;
+  if (v instanceof TypeBox) return v.t.name;
   if (isCelUint(v)) return Number(v.value);
   if (v instanceof Map) return Object.fromEntries([...(v as ReadonlyMap<MapKey, Value>)].map(([k, x]) => [String(k), toJson(x)]));
   if (isPlainMap(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x)]));
