@@ -5,7 +5,7 @@ import type { EvaluationBudget } from "../../budget.js";
 import { interpreterCall } from "./fallback.js";
 import { codePoints, size } from "./operators.js";
 import { typeOf } from "./types.js";
-import { CelFault, double, Double, isDouble, isInt, Opaque, type Value } from "./values.js";
+import { CelFault, double, Double, intOf, isDouble, isInt, Opaque, type Value } from "./values.js";
 
 /*
  * Function calls of the generated code. Each call site gets a dispatcher, chosen once at compile
@@ -114,6 +114,27 @@ function toDouble(v: Value): Value | undefined {
   return undefined;
 }
 
+/** `int(s)`: the interpreter parses with BigInt (so "0x10" and " 7 " are ints too). */
+function parseInt64(s: string): Value {
+  let v: bigint;
+  try {
+    v = BigInt(s);
+  } catch {
+    throw new CelFault(`cannot convert "${s}" to int`);
+  }
+  return intOf(v, "type conversion");
+}
+
+const ASCII_LOWER = /[a-z]+/g;
+const ASCII_UPPER = /[A-Z]+/g;
+
+/** Index arguments of the strings extension count UTF-16 units, as the interpreter's do. */
+function bound(i: Value, length: number): number | undefined {
+  if (!isInt(i)) return undefined;
+  const n = Number(i);
+  return n >= 0 && n <= length ? n : undefined;
+}
+
 /** Functions whose common cases are native; `next` handles the rest. */
 function native(name: string, member: boolean, arity: number, next: Call): Call | undefined {
   const key = `${member ? "." : ""}${name}/${arity}`;
@@ -135,11 +156,55 @@ function native(name: string, member: boolean, arity: number, next: Call): Call 
     case "dyn/1":
       return (_b, x) => x as Value;
     case "int/1":
-      return (b, x) => toInt(x as Value) ?? next(b, x as Value);
+      return (b, x) => (typeof x === "string" ? parseInt64(x) : (toInt(x as Value) ?? next(b, x as Value)));
     case "double/1":
       return (b, x) => toDouble(x as Value) ?? next(b, x as Value);
     case "string/1":
       return (b, x) => toStringValue(x as Value) ?? next(b, x as Value);
+    // The strings extension, for the forms policies use; anything else (errors included) the interpreter answers.
+    case ".substring/2":
+      return (b, s, i) => {
+        const n = typeof s === "string" ? bound(i as Value, s.length) : undefined;
+        return n === undefined ? next(b, s as Value, i as Value) : (s as string).substring(n);
+      };
+    case ".substring/3":
+      return (b, s, i, j) => {
+        const m = typeof s === "string" ? bound(i as Value, s.length) : undefined;
+        const n = typeof s === "string" ? bound(j as Value, s.length) : undefined;
+        return m === undefined || n === undefined || m > n ? next(b, s as Value, i as Value, j as Value) : (s as string).substring(m, n);
+      };
+    case ".replace/3":
+      return (b, s, from, to) => {
+        if (typeof s !== "string" || typeof from !== "string" || typeof to !== "string" || from === "") return next(b, s as Value, from as Value, to as Value);
+        b.charge(1 + (s.length >> 6));
+        return s.split(from).join(to);
+      };
+    case ".split/2":
+      return (b, s, sep) => {
+        if (typeof s !== "string" || typeof sep !== "string") return next(b, s as Value, sep as Value);
+        b.charge(1 + (s.length >> 6));
+        return s.split(sep);
+      };
+    case ".upperAscii/1":
+      return (b, s) => (typeof s === "string" ? s.replace(ASCII_LOWER, (m) => m.toUpperCase()) : next(b, s as Value));
+    case ".lowerAscii/1":
+      return (b, s) => (typeof s === "string" ? s.replace(ASCII_UPPER, (m) => m.toLowerCase()) : next(b, s as Value));
+    case ".join/1":
+    case ".join/2":
+      return (b, list, sep) => {
+        if (!Array.isArray(list) || (sep !== undefined && typeof sep !== "string") || !list.every((x) => typeof x === "string")) {
+          return sep === undefined ? next(b, list as Value) : next(b, list as Value, sep as Value);
+        }
+        b.charge(1 + list.length);
+        return list.join(sep ?? "");
+      };
+    case ".indexOf/2":
+    case ".lastIndexOf/2":
+      return (b, s, sub) => {
+        if (typeof s !== "string" || typeof sub !== "string") return next(b, s as Value, sub as Value);
+        b.charge(1 + (s.length >> 6));
+        return name === "indexOf" ? s.indexOf(sub) : s.lastIndexOf(sub);
+      };
   }
   return undefined;
 }
