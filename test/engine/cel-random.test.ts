@@ -72,7 +72,7 @@ function expr(depth: number, vars: string[]): string {
     () => `${x()}.${pick(["substring(1)", "substring(0, 2)", "split('b')", "upperAscii()", "lowerAscii()", "replace('b', 'xy')", "indexOf('b')", "lastIndexOf('b')"])}`,
     () => `${list(d, vars)}.join(${pick(["", "', '"])})`,
     () => `int(${pick(["'12'", "'-7'", "'x'", "' 3'", "'9223372036854775808'", x()])})`,
-    () => `quantityValue(${x()}, -1)`,
+    () => `quantityValue(${x()})`,
     () => `isQuantity(${x()}) ? quantity(${x()}).isGreaterThan(quantity('1Gi')) : false`,
     () => `isCIDR(${x()}) && cidr(${x()}).containsIP('10.1.2.3')`,
     () => `${list(d, vars)}.${pick(["all", "exists", "exists_one"])}(v${d}, ${expr(d, [...vars, `v${d}`])})`,
