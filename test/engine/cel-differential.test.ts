@@ -82,6 +82,12 @@ function scopeOf(policy: CompiledPolicy, bindings: Record<string, unknown>, stor
               value = store.ipQuery(variable.kind, variable.index, { within, outside, limit: variable.limit });
               break;
             }
+            case "indexQuery": {
+              const key = run(variable.key);
+              const found = store.indexQuery(variable.kind, variable.index, typeof key === "string" ? [key] : (key as string[]), variable.limit);
+              value = variable.anyOf ? found.filter((item) => variable.anyOf?.some((e) => e.evaluate({ ...bindings, item }) === true)) : found;
+              break;
+            }
           }
         } catch (err) {
           value = err instanceof CelFault ? new Error(err.message) : (err as Error);
