@@ -1,7 +1,7 @@
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { CheckReport } from "../check/report.js";
 import { UsageError, type Command } from "./command.js";
+import { writeReport } from "./report-output.js";
 import { parseEvalTimeout } from "./duration.js";
 
 const FORMATS = ["text", "json", "sarif", "policyreport"] as const;
@@ -121,15 +121,7 @@ export const command: Command = {
       });
     });
     const rendered = await render(format, report);
-    if (v["output-file"]) {
-      try {
-        writeFileSync(v["output-file"], rendered);
-      } catch (err) {
-        throw new UsageError(`${v["output-file"]}: cannot write the report: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-    } else {
-      process.stdout.write(rendered);
-    }
+    writeReport(rendered, v["output-file"]);
     if (format !== "text" || v["output-file"]) log(summaryLine(report.summary));
     return exitCodeOf(report.summary, v["warnings-as-errors"]);
   },

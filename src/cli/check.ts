@@ -1,6 +1,6 @@
-import { writeFileSync } from "node:fs";
 import type { CheckReport } from "../check/report.js";
 import { parseCommandArgs, UsageError, type Command } from "./command.js";
+import { writeReport } from "./report-output.js";
 import { parseEvalTimeout } from "./duration.js";
 
 const FORMATS = ["text", "json", "junit", "sarif"] as const;
@@ -118,15 +118,7 @@ export const command: Command = {
     );
     const renderer = await rendererFor(format, v["warnings-as-errors"]);
     const rendered = profile.phase("render", () => renderer(report));
-    if (v["output-file"]) {
-      try {
-        writeFileSync(v["output-file"], rendered);
-      } catch (err) {
-        throw new UsageError(`${v["output-file"]}: cannot write the report: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-    } else {
-      process.stdout.write(rendered);
-    }
+    writeReport(rendered, v["output-file"]);
     if (format !== "text" || v["output-file"]) log(summaryLine(report.summary));
     if (profile.enabled) process.stderr.write(profile.line() + "\n");
     return exitCodeOf(report.summary, v["warnings-as-errors"]);
