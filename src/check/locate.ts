@@ -72,9 +72,11 @@ export class FieldLocator {
 
 /**
  * The field path a policy message starts with, as the policy authoring guide asks messages to
- * ("spec.cpu.cores is 249; …", "spec.settings.virtualMachineCIDRs: …"); undefined when it does not.
+ * ("spec.cpu.cores is 249; …", "spec.settings.virtualMachineCIDRs: …", after the object's name if the
+ * message names it); undefined when it does not.
  */
 export function leadingFieldPath(message: string): string | undefined {
-  const m = /^((?:spec|metadata|status|data)(?:\.[A-Za-z0-9_$/-][\w$./-]*?|\[\d+\])+)(?=$|[\s:;,])/.exec(message);
+  // Messages about a cluster-scoped object may name it first: `VirtualMachineClass "x": spec.…`.
+  const m = /^(?:[A-Z][A-Za-z]+ "[^"]*": )?((?:spec|metadata|status|data)(?:\.[A-Za-z0-9_$/-][\w$./-]*?|\[\d+\])+)(?=$|[\s:;,])/.exec(message);
   return m?.[1]?.replace(/\.$/, "");
 }

@@ -7,6 +7,7 @@ import { CelCompileError, compileExpression, ROOT_VARIABLES, type CelEngine, typ
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
 import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
 import { TypeCheckError } from "./typecheck/checker.js";
+import { estimateCost, EXPRESSION_COST_LIMIT, UNBOUNDED_ITEMS } from "./typecheck/cost.js";
 import { KindTypes, rootTypes, typeChecker, withVariable } from "./typecheck/environment.js";
 import type { KindSchema } from "./typecheck/schema.js";
 import { BOOL, describeType, DYN, isDyn, list, STRING, type CheckType } from "./typecheck/types.js";
@@ -254,9 +255,13 @@ class DocumentCompiler {
   private check(parsed: ParsedExpr | undefined, source: string, expected: CheckType): CheckType | string {
     if (!parsed?.expr) return DYN;
     try {
-      const t = typeChecker.check(parsed.expr, this.scope);
+      const { type: t, types } = typeChecker.checkAll(parsed.expr, this.scope);
       if (!isDyn(expected) && !isDyn(t) && describeType(t) !== describeType(expected)) {
         return `must evaluate to ${describeType(expected)}, but ${JSON.stringify(source)} has type ${describeType(t)}`;
+      }
+      const cost = estimateCost(parsed.expr, types);
+      if (cost > EXPRESSION_COST_LIMIT) {
+        return `estimated cost ${Math.round(cost)} exceeds the limit of ${EXPRESSION_COST_LIMIT} per expression (a list without maxItems counts as ${UNBOUNDED_ITEMS} items): iterate over fewer items, or not over one list per item of another, in ${JSON.stringify(source)}`;
       }
       return t;
     } catch (err) {
@@ -357,7 +362,7 @@ class DocumentCompiler {
 
   private lookupType(spec: LookupSpec): CheckType {
     const t = this.kinds.of(spec.target);
-    return spec.get ? t : list(t);
+    return spec.get ? t : list(t, spec.list?.limit ?? spec.ipQuery?.limit);
   }
 }
 

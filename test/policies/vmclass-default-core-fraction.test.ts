@@ -12,11 +12,20 @@ const GATES_NEEDED =
 type Version = "v1alpha2" | "v1alpha3";
 type Policy = { coreFractions?: JsonValue[]; defaultCoreFraction?: JsonValue } & JsonObject;
 
+/**
+ * A message with the class name it opens with checked and taken out, so expectations read as the
+ * rule: every message about a class names it first (kubectl does not say which object of a
+ * multi-document apply a denial is about).
+ */
+function unnamed(m: string): string {
+  assert.match(m, /^\[vmclass-default-core-fraction\] VirtualMachineClass "[a-z0-9.-]+": spec\./, m);
+  return m.replace(/^(\[vmclass-default-core-fraction\]) VirtualMachineClass "[a-z0-9.-]+":/, "$1");
+}
 function mine(j: Judgement): string[] {
-  return j.denials.filter((d) => d.startsWith(POLICY));
+  return j.denials.filter((d) => d.startsWith(POLICY)).map(unnamed);
 }
 function myWarnings(j: Judgement): string[] {
-  return j.warnings.filter((d) => d.startsWith(POLICY));
+  return j.warnings.filter((d) => d.startsWith(POLICY)).map(unnamed);
 }
 function policies(c: JsonObject): Policy[] {
   return (c.spec as { sizingPolicies: Policy[] }).sizingPolicies;

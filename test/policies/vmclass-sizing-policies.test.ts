@@ -23,8 +23,17 @@ function withRanges(c: JsonObject, ...ranges: [number, number][]): JsonObject {
   (c.spec as { sizingPolicies: Policy[] }).sizingPolicies = ranges.map(([min, max]) => ({ ...structuredClone(template), cores: { min, max } }));
   return c;
 }
+/**
+ * A message with the class name it opens with checked and taken out, so expectations read as the
+ * rule: every message about a class names it first (kubectl does not say which object of a
+ * multi-document apply a denial is about).
+ */
+function unnamed(m: string): string {
+  assert.match(m, /^\[vmclass-sizing-policies\] VirtualMachineClass "[a-z0-9.-]+": spec\./, m);
+  return m.replace(/^(\[vmclass-sizing-policies\]) VirtualMachineClass "[a-z0-9.-]+":/, "$1");
+}
 function mine(j: Judgement): string[] {
-  return j.denials.filter((d) => d.startsWith(POLICY));
+  return j.denials.filter((d) => d.startsWith(POLICY)).map(unnamed);
 }
 function assertNoErrors(j: Judgement): void {
   for (const d of j.denials) assert.doesNotMatch(d, /could not be evaluated/, d);
@@ -203,4 +212,11 @@ describe("vmclass-sizing-policies: several violations", () => {
     assert.equal(status.code, 403);
     assert.ok(status.message.includes("overlaps") && status.message.includes("200%"), status.message);
   });
+});
+
+test("every message names the class it judges, as kubectl does not say which object of an apply was denied", () => {
+  const c = withRanges(v3(), [1, 4], [4, 9]);
+  (c.metadata as JsonObject).name = "gold-tier";
+  const [message] = judge({ object: c }).denials.filter((d) => d.startsWith(POLICY));
+  assert.match(message ?? "", /^\[vmclass-sizing-policies\] VirtualMachineClass "gold-tier": spec\.sizingPolicies\[0\]\.cores \[1-4\] overlaps spec\.sizingPolicies\[1\]\.cores \[4-9\]/);
 });

@@ -28,9 +28,29 @@ const ARITHMETIC = new Set(["_-_", "_*_", "_/_", "_%_"]);
  * types and calls no overload accepts are errors; whatever cannot be known is `dyn` and accepted.
  */
 export class TypeChecker {
+  /** Where the type of every sub-expression goes, while checkAll runs (for the cost estimate). */
+  private record: Map<Expr, CheckType> | undefined;
+
   constructor(private readonly env: CelEnv) {}
 
+  /** The expression's type and the type of each of its sub-expressions. */
+  checkAll(expr: Expr, scope: TypeScope): { type: CheckType; types: ReadonlyMap<Expr, CheckType> } {
+    const types = new Map<Expr, CheckType>();
+    this.record = types;
+    try {
+      return { type: this.check(expr, scope), types };
+    } finally {
+      this.record = undefined;
+    }
+  }
+
   check(expr: Expr, scope: TypeScope): CheckType {
+    const t = this.infer(expr, scope);
+    this.record?.set(expr, t);
+    return t;
+  }
+
+  private infer(expr: Expr, scope: TypeScope): CheckType {
     const kind = expr.exprKind;
     switch (kind.case) {
       case "constExpr":
@@ -78,7 +98,9 @@ export class TypeChecker {
         if (c.loopStep) accu = join(accu, this.check(c.loopStep, inner));
         inner.set(c.accuVar, accu);
         if (c.loopCondition) this.check(c.loopCondition, inner);
-        return c.result ? this.check(c.result, inner) : DYN;
+        const result = c.result ? this.check(c.result, inner) : DYN;
+        // map and filter yield at most as many items as they range over.
+        return result.kind === "list" && range.kind === "list" && range.maxItems !== undefined ? list(result.elem, range.maxItems) : result;
       }
       default:
         return DYN;
