@@ -10,7 +10,7 @@ import type { CheckType } from "./types.js";
 export const UNBOUNDED_ITEMS = 1000;
 
 /** The most an expression may be estimated to cost, as Kubernetes bounds each CEL expression. */
-export const EXPRESSION_COST_LIMIT = 1_000_000_000;
+export const EXPRESSION_COST_LIMIT = 10_000_000_000;
 
 /** Functions that walk their list (or list argument) once; overlappingPairs also sorts it. */
 const LINEAR = new Set(["@in", "join", "distinct", "flatten", "sum", "min", "max", "indexOf", "lastIndexOf", "isSorted", "slice", "cidr.overlappingPairs"]);
