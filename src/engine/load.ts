@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { Ajv, type ErrorObject } from "ajv";
-import schema from "../../policies/policy.schema.json" with { type: "json" };
+import type { ErrorObject } from "ajv";
 import { parse } from "@bufbuild/cel";
 import type { ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { CelCompileError, compileExpression, ROOT_VARIABLES, type CelEngine, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
+import { documentValidator } from "./document-schema.js";
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
 import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
 import { TypeCheckError } from "./typecheck/checker.js";
@@ -21,10 +21,6 @@ export interface PolicySource {
   file: string;
   text: string;
 }
-
-// Compiled once per process: validating a policy set runs the generated function only.
-const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, strictTypes: false });
-const validateDocument = ajv.compile<PolicyDocument>(schema);
 
 export function targetKey(target: TargetSpec): KindKey {
   return kindKeyOf(target.apiVersion, target.kind);
@@ -56,6 +52,7 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
   const interned = new Map<string, CompiledExpression>();
   const documents: { source: PolicySource; doc: PolicyDocument }[] = [];
 
+  const validateDocument = documentValidator();
   // Parameters are set-wide, so every document's are known before any expression is checked.
   for (const source of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
     let json: unknown;

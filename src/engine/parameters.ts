@@ -1,4 +1,5 @@
-import { Ajv } from "ajv";
+import { createRequire } from "node:module";
+import type { Ajv } from "ajv";
 import type { PolicySet } from "./policy-set.js";
 import type { JsonValue } from "./types.js";
 
@@ -11,7 +12,12 @@ export interface BoundParameters {
 
 export class ParameterError extends Error {}
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+// ajv's compiler loads only when a parameter has a value to check against its schema.
+let ajv: Ajv | undefined;
+function compiler(): Ajv {
+  const { Ajv } = createRequire(import.meta.url)("ajv") as typeof import("ajv");
+  return (ajv ??= new Ajv({ allErrors: false, strict: false }));
+}
 
 export function bindParameters(set: PolicySet, given: Readonly<Record<string, JsonValue>>): BoundParameters {
   const values: Record<string, JsonValue> = {};
@@ -24,7 +30,7 @@ export function bindParameters(set: PolicySet, given: Readonly<Record<string, Js
   for (const [name, decl] of set.parameters) {
     const value = Object.hasOwn(given, name) ? (given[name] as JsonValue) : (decl.default ?? null);
     if (decl.schema && value !== null) {
-      const validate = ajv.compile(decl.schema);
+      const validate = compiler().compile(decl.schema);
       if (!validate(value)) {
         const err = validate.errors?.[0];
         throw new ParameterError(`parameter "${name}" = ${JSON.stringify(value)}: ${err?.instancePath ?? ""} ${err?.message ?? "is invalid"} (${decl.description})`);

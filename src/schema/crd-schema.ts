@@ -1,5 +1,13 @@
-import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from "ajv";
-import { compileSelfRule, groupVersionKind, isObject, jsonPath, kindKeyOf, type JsonObject, type JsonValue, type SelfRule } from "../engine/index.js";
+import { createRequire } from "node:module";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { isObject, jsonPath, type JsonObject, type JsonValue } from "../engine/index.js";
+
+// The schema compiler (ajv and its code generation) loads only when something must compile:
+// precompiled validators (crd-precompiled.ts) need none of it.
+const require = createRequire(import.meta.url);
+function compiler(): typeof import("./crd-compile.js") {
+  return require("./crd-compile.js") as typeof import("./crd-compile.js");
+}
 
 export interface SchemaProblem {
   /** Field path as kubectl prints it: spec.cpu.cores */
@@ -10,12 +18,32 @@ export interface SchemaProblem {
 /**
  * One compiled function per schema: it fills defaults into the (copied) object as it validates,
  * which is also the API server's order (default, then validate). Compiling is the expensive part
- * of a `check` start-up, so it happens once, not once to validate and once to default.
+ * of a `check` start-up, so it happens once (or at build time, see crd-precompiled.ts), not once
+ * to validate and once to default.
  */
-type VersionSchema = ValidateFunction;
+export type VersionSchema = ValidateFunction;
+
+/** What the API server makes of a manifest before admission: its problems and the defaulted copy. */
+export interface Admitted {
+  problems: SchemaProblem[];
+  object: JsonObject;
+}
 
 type Schema = { [key: string]: JsonValue };
 
+
+/**
+ * Compiled validators by "group/version/Kind", the kinds ("group/Kind") they belong to and those
+ * that are cluster-scoped, settings validators by module, and the openAPIV3Schema as written by
+ * "group/version/Kind" (nulls are pruned by its `nullable`).
+ */
+export interface CompiledCrds {
+  versions: Map<string, VersionSchema>;
+  kinds: Set<string>;
+  clusterScoped: Set<string>;
+  moduleSettings: Map<string, VersionSchema>;
+  structural: { get(key: string): Schema | undefined; set(key: string, schema: Schema): unknown };
+}
 
 /**
  * Validates objects against CustomResourceDefinitions' openAPIV3Schema the way the API server
@@ -24,31 +52,36 @@ type Schema = { [key: string]: JsonValue };
  * rules evaluated with the same CEL library as policies.
  */
 export class CrdSchemas {
-  private readonly versions = new Map<string, VersionSchema>();
-  /** The openAPIV3Schema as written, by the same key: nulls are pruned by its `nullable`. */
-  private readonly structural = new Map<string, Schema>();
-  private readonly kinds = new Set<string>();
-  private readonly clusterScoped = new Set<string>();
-  private readonly moduleSettings = new Map<string, VersionSchema>();
-  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, useDefaults: true });
+  private readonly versions: Map<string, VersionSchema>;
+  private readonly kinds: Set<string>;
+  private readonly clusterScoped: Set<string>;
+  private readonly moduleSettings: Map<string, VersionSchema>;
+  private readonly structural: CompiledCrds["structural"];
+  private ajvInstance: import("ajv").Ajv | undefined;
 
-  constructor(crds: readonly JsonObject[]) {
-    const { ajv } = this;
-    addKubernetesKeywords(ajv);
+  constructor(crds: readonly JsonObject[], compiled?: CompiledCrds) {
+    this.versions = compiled?.versions ?? new Map();
+    this.kinds = compiled?.kinds ?? new Set();
+    this.moduleSettings = compiled?.moduleSettings ?? new Map();
+    this.clusterScoped = compiled?.clusterScoped ?? new Set();
+    this.structural = compiled?.structural ?? new Map();
     for (const crd of crds) {
-      if (crd.kind !== "CustomResourceDefinition") continue;
-      const spec = crd.spec as Schema;
-      const names = spec.names as Schema;
-      for (const v of (spec.versions as Schema[]) ?? []) {
-        const schema = (v.schema as Schema | undefined)?.openAPIV3Schema;
-        if (!isObject(schema)) continue;
-        const key = `${String(spec.group)}/${String(v.name)}/${String(names.kind)}`;
-        this.kinds.add(`${String(spec.group)}/${String(names.kind)}`);
-        if (spec.scope === "Cluster") this.clusterScoped.add(`${String(spec.group)}/${String(names.kind)}`);
-        this.structural.set(key, schema);
-        this.versions.set(key, ajv.compile(convert(schema, true, true) as AnySchema));
+      for (const { key, kind, schema, written, cluster } of compiler().crdVersionSchemas(crd)) {
+        this.kinds.add(kind);
+        if (cluster) this.clusterScoped.add(kind);
+        this.structural.set(key, written);
+        this.versions.set(key, this.ajv.compile(schema));
       }
     }
+  }
+
+  /** Validators compiled ahead of time (see crd-precompiled.ts): nothing is compiled here. */
+  static precompiled(compiled: CompiledCrds): CrdSchemas {
+    return new CrdSchemas([], compiled);
+  }
+
+  private get ajv(): import("ajv").Ajv {
+    return (this.ajvInstance ??= compiler().crdAjv());
   }
 
   /**
@@ -56,7 +89,7 @@ export class CrdSchemas {
    * its settings (`openapi/config-values.yaml`). Registering it validates ModuleConfig `name`'s settings.
    */
   addModuleSettingsSchema(moduleName: string, schema: JsonObject): void {
-    this.moduleSettings.set(moduleName, this.ajv.compile(convert(schema, false, true) as AnySchema));
+    this.moduleSettings.set(moduleName, this.ajv.compile(compiler().moduleSettingsSchema(schema)));
   }
 
   private settingsSchema(object: JsonObject): VersionSchema | undefined {
@@ -66,8 +99,9 @@ export class CrdSchemas {
   }
 
   private key(object: JsonObject): string {
-    const { group, version, kind } = groupVersionKind(object);
-    return `${group}/${version}/${kind}`;
+    const apiVersion = String(object.apiVersion ?? "");
+    const slash = apiVersion.lastIndexOf("/");
+    return `${apiVersion.slice(0, slash)}/${apiVersion.slice(slash + 1)}/${String(object.kind)}`;
   }
 
   private lookup(object: JsonObject): VersionSchema | undefined {
@@ -76,7 +110,8 @@ export class CrdSchemas {
 
   /** Whether a CRD makes this object's kind cluster-scoped. */
   isClusterScoped(object: JsonObject): boolean {
-    return this.clusterScoped.has(kindKeyOf(String(object.apiVersion ?? ""), String(object.kind)));
+    const apiVersion = String(object.apiVersion ?? "");
+    return this.clusterScoped.has(`${apiVersion.slice(0, Math.max(0, apiVersion.lastIndexOf("/")))}/${String(object.kind)}`);
   }
 
   /**
@@ -96,7 +131,28 @@ export class CrdSchemas {
 
   /** Whether a CRD describes this object's group and kind (at any version). */
   knows(object: JsonObject): boolean {
-    return this.kinds.has(kindKeyOf(String(object.apiVersion ?? ""), String(object.kind)));
+    const apiVersion = String(object.apiVersion ?? "");
+    return this.kinds.has(`${apiVersion.slice(0, Math.max(0, apiVersion.lastIndexOf("/")))}/${String(object.kind)}`);
+  }
+
+  /**
+   * Validation and defaults in one walk over one copy: the problems (none when the object is
+   * valid) and the object as the API server would store it. Undefined when no CRD covers the
+   * object's group and kind. A known kind at a version no CRD serves is itself a problem.
+   * `inPlace` fills the defaults into the object itself, for a caller that owns it (a freshly
+   * parsed manifest): copying a large tree costs as much as validating it.
+   */
+  admit(object: JsonObject, inPlace = false): Admitted | undefined {
+    const schema = this.lookup(object);
+    if (!schema) {
+      return this.knows(object) ? { problems: [{ path: "apiVersion", message: `no CRD serves ${String(object.kind)} at ${String(object.apiVersion)}` }], object } : undefined;
+    }
+    const copy = inPlace ? object : structuredClone(object);
+    const problems = schema(copy) ? [] : describeErrors(schema.errors ?? [], "");
+    const settings = this.settingsSchema(copy);
+    const value = (copy.spec as { settings?: unknown } | undefined)?.settings;
+    if (settings && value !== undefined && !settings(value)) problems.push(...describeErrors(settings.errors ?? [], "spec.settings"));
+    return { problems, object: copy };
   }
 
   /**
@@ -104,25 +160,12 @@ export class CrdSchemas {
    * a version no CRD serves is itself a problem.
    */
   validate(object: JsonObject): SchemaProblem[] | undefined {
-    const schema = this.lookup(object);
-    if (!schema) {
-      return this.knows(object) ? [{ path: "apiVersion", message: `no CRD serves ${String(object.kind)} at ${String(object.apiVersion)}` }] : undefined;
-    }
-    const copy = structuredClone(object);
-    const problems = describeErrors(schema(copy) ? [] : (schema.errors ?? []), "");
-    const settings = this.settingsSchema(copy);
-    const value = (copy.spec as { settings?: unknown } | undefined)?.settings;
-    if (settings && value !== undefined && !settings(value)) problems.push(...describeErrors(settings.errors ?? [], "spec.settings"));
-    return problems;
+    return this.admit(object)?.problems;
   }
 
   /** A copy of the object with the schema's defaults filled in, as the API server stores it. */
   withDefaults(object: JsonObject): JsonObject {
-    const copy = structuredClone(object);
-    this.lookup(copy)?.(copy);
-    const settings = (copy.spec as { settings?: unknown } | undefined)?.settings;
-    if (settings !== undefined) this.settingsSchema(copy)?.(settings);
-    return copy;
+    return this.admit(object)?.object ?? structuredClone(object);
   }
 }
 
@@ -168,84 +211,3 @@ function describeErrors(errors: readonly ErrorObject[], prefix: string): SchemaP
     return problems;
 }
 
-const ruleCache = new Map<string, SelfRule | Error>();
-
-function addKubernetesKeywords(ajv: Ajv): void {
-  for (const keyword of ["x-kubernetes-preserve-unknown-fields", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-map-type", "x-kubernetes-embedded-resource", "x-doc-examples", "x-doc-default", "x-doc-required", "x-doc-deprecated", "x-kubernetes-int-or-string", "x-examples", "x-doc-example"]) {
-    ajv.addKeyword({ keyword });
-  }
-  ajv.addKeyword({
-    keyword: "x-kubernetes-validations",
-    schemaType: "array",
-    errors: true,
-    validate: function celRules(this: unknown, rules: { rule: string; message?: string; messageExpression?: string }[], data: unknown): boolean {
-      const failures: { keyword: string; message: string; params: Record<string, unknown> }[] = [];
-      for (const r of rules) {
-        // Transition rules need the stored object; a manifest alone cannot be judged by them.
-        if (/\boldSelf\b/.test(r.rule)) continue;
-        let compiled = ruleCache.get(r.rule);
-        if (!compiled) {
-          try {
-            compiled = compileSelfRule(r.rule);
-          } catch (err) {
-            compiled = err as Error;
-          }
-          ruleCache.set(r.rule, compiled);
-        }
-        if (compiled instanceof Error) continue;
-        const result = compiled(data as JsonValue);
-        if (result !== true) {
-          failures.push({
-            keyword: "x-kubernetes-validations",
-            message: result instanceof Error ? `rule ${JSON.stringify(r.rule)} could not be evaluated: ${result.message}` : (r.message ?? `failed rule: ${r.rule}`),
-            params: { rule: r.rule },
-          });
-        }
-      }
-      (celRules as unknown as { errors: unknown[] }).errors = failures;
-      return failures.length === 0;
-    },
-  });
-}
-
-/** openAPIV3Schema (structural) to the JSON Schema ajv reads. */
-/**
- * The API server matches `pattern` with Go's RE2, which also spells named groups `(?P<name>...)`
- * (virtualmachinepools.yaml's image references do); JavaScript knows only `(?<name>...)`, and one
- * such pattern would otherwise fail the whole CRD's compilation.
- */
-function jsPattern(pattern: string): string {
-  return pattern.replace(/(^|[^\\])\(\?P</g, "$1(?<");
-}
-
-function convert(schema: Schema, root: boolean, keepDefaults = false): Schema {
-  const out: Schema = {};
-  for (const [k, v] of Object.entries(schema)) {
-    if (k === "format" || k === "description" || k === "example" || (k === "default" && !keepDefaults)) continue;
-    if (k === "properties" && isObject(v)) {
-      out.properties = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, convert(s as Schema, false, keepDefaults)]));
-    } else if ((k === "items" || k === "additionalProperties" || k === "not") && isObject(v)) {
-      out[k] = convert(v, false, keepDefaults);
-    } else if (k === "pattern" && typeof v === "string") {
-      out.pattern = jsPattern(v);
-    } else if ((k === "allOf" || k === "anyOf" || k === "oneOf") && Array.isArray(v)) {
-      // Structural schemas use these only to add value validations, never to declare fields.
-      out[k] = v.map((s) => convert(s as Schema, false, keepDefaults));
-    } else {
-      out[k] = v;
-    }
-  }
-  if (schema["x-kubernetes-int-or-string"] === true) {
-    delete out.type;
-    out.anyOf = [...((out.anyOf as Schema[] | undefined) ?? []), { type: "integer" }, { type: "string" }];
-  }
-  delete out.nullable;
-  if (schema.nullable === true && typeof out.type === "string") out.type = [out.type, "null"];
-  const closed = out.type === "object" && isObject(out.properties) && schema.additionalProperties === undefined && schema["x-kubernetes-preserve-unknown-fields"] !== true;
-  if (closed) out.additionalProperties = false;
-  if (root && isObject(out.properties)) {
-    // metadata is ObjectMeta, validated by the API server itself rather than the CRD.
-    out.properties = { ...out.properties, apiVersion: { type: "string" }, kind: { type: "string" }, metadata: { type: "object" } };
-  }
-  return out;
-}

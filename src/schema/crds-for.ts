@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CORE_SCHEMA, load, loadAll } from "js-yaml";
 import { groupVersionKind, isObject, type JsonObject } from "../engine/index.js";
+import { precompiledCrds } from "./crd-precompiled.js";
 import { CrdSchemas } from "./crd-schema.js";
 
 /** The module settings schema in a CRD directory, and the ModuleConfig it describes (as loadCrdDir reads them). */
@@ -23,9 +24,12 @@ function escapeRegExp(s: string): string {
  * Compiling a CRD's schema (twice: to validate, and to fill defaults) is what costs at start-up, so a
  * check of one VirtualMachine compiles the VirtualMachine schema at its one version and nothing else;
  * files that cannot hold a needed CRD (no `kind: <Kind>` line in them) are not even parsed.
- * Same files and semantics as `loadCrdDir`, which compiles everything.
+ * Same files and semantics as `loadCrdDir`, which compiles everything. The directory the build
+ * precompiled (the default one, unchanged) compiles nothing: its validators load per kind and version.
  */
 export function loadCrdsFor(dir: string, objects: Iterable<JsonObject>): LoadedCrds {
+  const precompiled = precompiledCrds(dir);
+  if (precompiled) return precompiled;
   const wanted = new Map<string, Set<string>>(); // "group/Kind" -> versions
   let settingsWanted = false;
   for (const o of objects) {

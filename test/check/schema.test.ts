@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -66,9 +66,13 @@ test("defaults from the schema are applied before the policies run, so CI and th
   assert.ok(withoutCrds.objects[0]?.findings.some((f) => f.policy === "test-vm-legacy-paravirt" && /could not be evaluated/.test(f.message)));
 });
 
-test("only the CRDs of the kinds and versions present are compiled", async () => {
+test("CRDs compiled at run time: only the kinds and versions present are compiled", async () => {
   const vm = { apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachine", metadata: { name: "x" } };
-  const { schemas, resources } = loadCrdsFor(DVP_CRDS, [vm]);
+  // A copy with a changed file: the build's precompiled validators do not apply to it.
+  const dir = mkdtempSync(join(tmpdir(), "virtguard-crds-"));
+  cpSync(DVP_CRDS, dir, { recursive: true, dereference: true });
+  appendFileSync(join(dir, "virtualmachines.yaml"), "\n# edited\n");
+  const { schemas, resources } = loadCrdsFor(dir, [vm]);
   assert.ok(schemas.knows(vm));
   assert.ok(!schemas.knows({ apiVersion: "virtualization.deckhouse.io/v1alpha3", kind: "VirtualMachineClass" }));
   assert.equal(resources.get("virtualization.deckhouse.io/VirtualMachine"), "virtualmachines");
