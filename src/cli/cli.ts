@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { UsageError, type Command } from "./command.js";
 
 // Commands load lazily so that `virtguard review` does not pay for the server's or certs' imports.
@@ -53,14 +52,17 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`virtguard: ${message.replace(/\s*\n\s*/g, " ")}\n`);
-    if (!(err instanceof UsageError) && process.env.VIRTGUARD_DEBUG) console.error(err);
-    process.exitCode = err instanceof UsageError ? err.exitCode : 2;
-  },
-);
+/** Runs one command line; sets process.exitCode. */
+export function runCli(argv: string[]): Promise<void> {
+  return main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`virtguard: ${message.replace(/\s*\n\s*/g, " ")}\n`);
+      if (!(err instanceof UsageError) && process.env.VIRTGUARD_DEBUG) console.error(err);
+      process.exitCode = err instanceof UsageError ? err.exitCode : 2;
+    },
+  );
+}
