@@ -1,3 +1,4 @@
+import { blockLine, lineStarts, UNSURE } from "./block-lines.js";
 import { YamlTree } from "./fast-yaml.js";
 
 const MAPPING = 3;
@@ -5,12 +6,26 @@ const SEQUENCE = 2;
 
 /**
  * Finds the line of a field inside a manifest, so that a report points at `cores: 249` rather
- * than at the object's first line. Only files with findings are parsed again, once each.
+ * than at the object's first line. Runs only for findings. Block-style YAML is answered from
+ * indentation (block-lines.ts); only a file the scan is unsure of is parsed again, once.
  */
 export class FieldLocator {
   private readonly files = new Map<string, { tree: YamlTree; objects: Map<number, number> } | null>();
+  private readonly lines = new Map<string, { text: string; starts: number[] }>();
 
   constructor(private readonly texts: ReadonlyMap<string, string>) {}
+
+  private scanned(file: string, line: number, path: string): number | typeof UNSURE | undefined {
+    let lines = this.lines.get(file);
+    if (!lines) {
+      const text = this.texts.get(file);
+      if (text === undefined) return UNSURE;
+      this.lines.set(file, (lines = { text, starts: lineStarts(text) }));
+    }
+    if (line < 1 || line > lines.starts.length) return UNSURE;
+    const found = blockLine(lines, line - 1, path);
+    return found === UNSURE || found === undefined ? found : found + 1;
+  }
 
   private parsed(file: string): { tree: YamlTree; objects: Map<number, number> } | null {
     let entry = this.files.get(file);
@@ -35,6 +50,14 @@ export class FieldLocator {
    * undefined when the path does not even start inside the object.
    */
   line(file: string, line: number, path: string): number | undefined {
+    if (!path) return undefined;
+    const scanned = this.scanned(file, line, path);
+    if (scanned !== UNSURE) return scanned;
+    return this.parsedLine(file, line, path);
+  }
+
+  /** The same answer as `line`, from a parse of the file: for any YAML. */
+  parsedLine(file: string, line: number, path: string): number | undefined {
     const parsed = this.parsed(file);
     const root = parsed?.objects.get(line);
     if (!parsed || root === undefined || !path) return undefined;
