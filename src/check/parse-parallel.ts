@@ -1,5 +1,4 @@
 import { Worker } from "node:worker_threads";
-import { ManifestError } from "../cluster/files.js";
 import { parseInputFiles, type InputFile, type ParsedFiles } from "./inputs.js";
 
 /** Below this much YAML a worker costs more (start-up, transfer) than it saves. */
@@ -8,18 +7,41 @@ export const PARALLEL_PARSE_BYTES = 1 << 20;
 export interface ParseJob {
   /** What each group of files holds, in order. */
   result: Promise<ParsedFiles[]>;
-  /** Milliseconds the parsing itself took (in the worker, or here). */
+  /** Milliseconds the parsing itself took (in the worker plus here). */
   parseMs: () => number;
   /** Whether parsing runs in a worker, overlapping with what the caller does meanwhile. */
   parallel: boolean;
+  /**
+   * Parses, on the calling thread, the files the worker has not taken yet: the caller calls it
+   * once its own preparation is done, so both cores parse until the files run out.
+   */
+  help: () => void;
   /** Stops the worker when the caller fails before awaiting the result. */
   cancel: () => void;
 }
 
+/** What one file gave, or the unexpected error parsing it raised (manifest errors are in ParsedFiles). */
+export type FileOutcome = ParsedFiles | { fatal: string };
+
+/** Takes the next file index off a counter shared by the threads; undefined when none is left. */
+export function takeFile(counter: Int32Array, count: number): number | undefined {
+  const i = Atomics.add(counter, 0, 1);
+  return i < count ? i : undefined;
+}
+
+export function parseOne(file: InputFile): FileOutcome {
+  try {
+    return parseInputFiles([file]);
+  } catch (err) {
+    return { fatal: (err as Error).message };
+  }
+}
+
 /**
- * Parses groups of manifest files: in a worker thread when there is enough text for it to pay
- * (the caller compiles policies and schemas meanwhile), else right here, synchronously.
- * Errors are the same ManifestErrors either way.
+ * Parses groups of manifest files: with a worker thread when there is enough text for it to pay
+ * (the caller compiles policies and schemas meanwhile, then helps: files are taken off a shared
+ * counter by whichever thread is free), else right here, synchronously. The result is the same
+ * either way: objects, skipped documents and errors in file order.
  */
 export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYTES): ParseJob {
   const bytes = groups.flat().reduce((n, f) => n + f.text.length, 0);
@@ -33,23 +55,50 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
     }
     const ms = performance.now() - t;
     guard(result);
-    return { result, parseMs: () => ms, parallel: false, cancel: () => undefined };
+    return { result, parseMs: () => ms, parallel: false, help: () => undefined, cancel: () => undefined };
   }
-  let ms = 0;
-  const worker = new Worker(new URL("./parse-worker.js", import.meta.url), { workerData: { groups } });
-  const result = new Promise<ParsedFiles[]>((resolve, reject) => {
-    worker.once("message", (m: { json?: string; ms?: number; error?: string; manifest?: boolean }) => {
-      ms = m.ms ?? 0;
-      if (m.json !== undefined) resolve(JSON.parse(m.json) as ParsedFiles[]);
-      else reject(m.manifest ? new ManifestError(m.error) : new Error(m.error));
+  const files = groups.flat();
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const outcomes: (FileOutcome | undefined)[] = new Array(files.length);
+  let workerMs = 0;
+  let ownMs = 0;
+  const worker = new Worker(new URL("./parse-worker.js", import.meta.url), { workerData: { files, counter } });
+  const fromWorker = new Promise<void>((resolve, reject) => {
+    worker.once("message", (m: { json?: string; ms?: number; error?: string }) => {
+      workerMs = m.ms ?? 0;
+      if (m.json === undefined) return reject(new Error(m.error));
+      for (const [i, outcome] of JSON.parse(m.json) as [number, FileOutcome][]) outcomes[i] = outcome;
+      resolve();
     });
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`the parse worker exited with code ${code} before answering`)));
   });
+  const result = fromWorker.then(() => {
+    const out: ParsedFiles[] = [];
+    let i = 0;
+    for (const group of groups) {
+      const parsed: ParsedFiles = { objects: [], skipped: [], errors: [] };
+      for (let end = i + group.length; i < end; i++) {
+        const outcome = outcomes[i];
+        if (!outcome) throw new Error(`the parse worker did not parse ${files[i]?.file}`);
+        if ("fatal" in outcome) throw new Error(outcome.fatal);
+        for (const o of outcome.objects) parsed.objects.push(o);
+        parsed.skipped.push(...outcome.skipped);
+        parsed.errors.push(...outcome.errors);
+      }
+      out.push(parsed);
+    }
+    return out;
+  });
   // The worker keeps the event loop alive until it answers (the caller awaits nothing else), and
   // exits by itself once it has; a settled promise ignores that later exit.
   guard(result);
-  return { result, parseMs: () => ms, parallel: true, cancel: () => void worker.terminate() };
+  const help = () => {
+    const t = performance.now();
+    for (let i = takeFile(counter, files.length); i !== undefined; i = takeFile(counter, files.length)) outcomes[i] = parseOne(files[i] as InputFile);
+    ownMs += performance.now() - t;
+  };
+  return { result, parseMs: () => workerMs + ownMs, parallel: true, help, cancel: () => void worker.terminate() };
 }
 
 /** The caller may fail (an invalid policy) before awaiting the parse: that must not be an unhandled rejection. */

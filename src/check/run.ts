@@ -81,6 +81,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   const { set, params, store, scan, platform } = prepared;
   let crds = prepared.crds;
 
+  if (parsing.parallel) profile.phase("parse-help", () => parsing.help());
   const [currentParse, previousParse] = parsing.parallel ? await profile.phaseAsync("parse-wait", () => parsing.result) : await parsing.result;
   profile.record(parsing.parallel ? "parse (worker)" : "parse", parsing.parseMs());
   throwIfAny([...(currentParse?.errors ?? []), ...(previousParse?.errors ?? [])]);
