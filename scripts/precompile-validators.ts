@@ -12,6 +12,8 @@ import { createRequire } from "node:module";
 import { Ajv } from "ajv";
 import { DOCUMENT_AJV_OPTIONS, documentSchema, documentSchemaDigest, PRECOMPILED_DOCUMENT_VALIDATOR } from "../src/engine/document-schema.js";
 import type { JsonObject } from "../src/engine/index.js";
+import { PARAMETER_AJV_OPTIONS, parameterSchemaDigest, PRECOMPILED_PARAMETER_VALIDATORS } from "../src/engine/parameters.js";
+import { loadPolicyDir, SHIPPED_POLICIES } from "../src/policy-files/policy-dir.js";
 import { DEFAULT_CRD_DIR } from "../src/schema/crd-files.js";
 import { crdDirFiles, crdDirHash, nullShape, PRECOMPILED_CRD_DIR, PRECOMPILED_INDEX, wrapStandalone, type PrecompiledIndex } from "../src/schema/crd-precompiled.js";
 import { crdAjv, crdVersionSchemas, moduleSettingsSchema } from "../src/schema/crd-compile.js";
@@ -31,6 +33,20 @@ function isObject(v: unknown): v is JsonObject {
   const file = fileURLToPath(new URL(`../src/engine/${PRECOMPILED_DOCUMENT_VALIDATOR}`, import.meta.url));
   writeFileSync(file, `${code}\nmodule.exports.validate = module.exports;\nmodule.exports.digest = ${JSON.stringify(documentSchemaDigest())};\n`);
   console.log(`precompiled the policy document validator into ${file} (${Math.round(code.length / 1024)} KiB)`);
+}
+
+{
+  // The shipped policies' parameter schemas, by digest (see src/engine/parameters.ts).
+  const ajv = new Ajv({ ...PARAMETER_AJV_OPTIONS, code: { source: true } });
+  const entries: string[] = [];
+  for (const decl of loadPolicyDir(SHIPPED_POLICIES).parameters.values()) {
+    if (!decl.schema) continue;
+    const code = standaloneCode(ajv, ajv.compile(decl.schema));
+    entries.push(`validators[${JSON.stringify(parameterSchemaDigest(decl.schema))}] = (function () {\nconst module = { exports: {} };\n${code}\nreturn module.exports;\n})();`);
+  }
+  const file = fileURLToPath(new URL(`../src/engine/${PRECOMPILED_PARAMETER_VALIDATORS}`, import.meta.url));
+  writeFileSync(file, `"use strict";\nconst validators = Object.create(null);\n${entries.join("\n")}\nmodule.exports = validators;\n`);
+  console.log(`precompiled ${entries.length} parameter schema validators of the shipped policies into ${file}`);
 }
 
 const dir = process.argv[2] ?? DEFAULT_CRD_DIR;

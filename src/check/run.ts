@@ -54,8 +54,9 @@ export interface CheckOptions {
   evalTimeoutMs?: number;
 }
 
+/** 12,345: by hand, because the first toLocaleString call loads ICU's number formatting (tens of ms at start-up). */
 function fmt(n: number): string {
-  return n.toLocaleString("en-US");
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /**

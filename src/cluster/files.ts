@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parseAllDocuments } from "yaml";
+import { createRequire } from "node:module";
 import { isObject, type JsonObject } from "../engine/index.js";
 
 export class ManifestError extends Error {}
@@ -41,6 +41,8 @@ export function notAnObject(value: unknown): string | undefined {
 export function parseObjects(text: string, file: string, skipped?: SkippedDocument[]): ParsedObject[] {
   const out: ParsedObject[] = [];
   const lineOf = lineCounter(text);
+  // Loaded on first use: check's fast path (check/fast-yaml.ts) comes here only for unusual text.
+  const { parseAllDocuments } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
   const docs = parseAllDocuments(text, { prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [docs];
   for (const [i, doc] of list.entries()) {

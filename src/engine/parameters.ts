@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { Ajv } from "ajv";
 import type { PolicySet } from "./policy-set.js";
@@ -12,11 +13,40 @@ export interface BoundParameters {
 
 export class ParameterError extends Error {}
 
-// ajv's compiler loads only when a parameter has a value to check against its schema.
+/** Where the build writes the standalone validators of the shipped policies' parameter schemas. */
+export const PRECOMPILED_PARAMETER_VALIDATORS = "parameter-schemas.validate.cjs";
+
+type SchemaValidator = ((data: unknown) => boolean) & { errors?: { instancePath?: string; message?: string }[] | null };
+
+/** Identifies a parameter schema among the precompiled ones. */
+export function parameterSchemaDigest(schema: unknown): string {
+  return createHash("sha256").update(JSON.stringify(schema)).digest("hex").slice(0, 32);
+}
+
+/** How parameter schemas are compiled (the build's standalone code uses the same options). */
+export const PARAMETER_AJV_OPTIONS = { allErrors: false, strict: false } as const;
+
+const require = createRequire(import.meta.url);
+let precompiled: Record<string, SchemaValidator> | undefined;
 let ajv: Ajv | undefined;
-function compiler(): Ajv {
-  const { Ajv } = createRequire(import.meta.url)("ajv") as typeof import("ajv");
-  return (ajv ??= new Ajv({ allErrors: false, strict: false }));
+
+/**
+ * A parameter schema's validator: generated at build time for the shipped policies, compiled
+ * here (ajv loads only then) for any other schema. Loading code is not I/O on input: once per process.
+ */
+function validatorFor(schema: object): SchemaValidator {
+  if (!precompiled) {
+    try {
+      // Spelled from src/ down, so that it holds from the bundle (dist/src/bundle/) as well.
+      precompiled = require(`../engine/${PRECOMPILED_PARAMETER_VALIDATORS}`) as Record<string, SchemaValidator>;
+    } catch {
+      precompiled = {};
+    }
+  }
+  const found = precompiled[parameterSchemaDigest(schema)];
+  if (found) return found;
+  const { Ajv } = require("ajv") as typeof import("ajv");
+  return (ajv ??= new Ajv(PARAMETER_AJV_OPTIONS)).compile(schema);
 }
 
 export function bindParameters(set: PolicySet, given: Readonly<Record<string, JsonValue>>): BoundParameters {
@@ -30,7 +60,7 @@ export function bindParameters(set: PolicySet, given: Readonly<Record<string, Js
   for (const [name, decl] of set.parameters) {
     const value = Object.hasOwn(given, name) ? (given[name] as JsonValue) : (decl.default ?? null);
     if (decl.schema && value !== null) {
-      const validate = compiler().compile(decl.schema);
+      const validate = validatorFor(decl.schema);
       if (!validate(value)) {
         const err = validate.errors?.[0];
         throw new ParameterError(`parameter "${name}" = ${JSON.stringify(value)}: ${err?.instancePath ?? ""} ${err?.message ?? "is invalid"} (${decl.description})`);

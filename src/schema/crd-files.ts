@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments, parse } from "yaml";
+import { createRequire } from "node:module";
 import type { JsonObject } from "../engine/index.js";
 import { CrdSchemas } from "./crd-schema.js";
 
@@ -20,6 +20,8 @@ const MODULE_SETTINGS = { file: "config-values.yaml", module: "virtualization" }
  * (when present) as the settings schema of the `virtualization` ModuleConfig.
  */
 export function loadCrdDir(dir: string = DEFAULT_CRD_DIR): CrdSchemas {
+  // Loaded here, not at import: `check` imports DEFAULT_CRD_DIR from this module and never needs yaml.
+  const { parseAllDocuments, parse } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
   let names: string[];
   try {
     names = readdirSync(dir);
