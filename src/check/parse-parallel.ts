@@ -62,7 +62,8 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
   const outcomes: (FileOutcome | undefined)[] = new Array(files.length);
   let workerMs = 0;
   let ownMs = 0;
-  const worker = new Worker(new URL("./parse-worker.js", import.meta.url), { workerData: { files, counter } });
+  // Spelled from src/ down, so that it holds from the bundle (dist/src/bundle/) as well.
+  const worker = new Worker(new URL("../check/parse-worker.js", import.meta.url), { workerData: { files, counter } });
   const fromWorker = new Promise<void>((resolve, reject) => {
     worker.once("message", (m: { json?: string; ms?: number; error?: string }) => {
       workerMs = m.ms ?? 0;

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// The bin entry: only turns on Node's compile cache, then loads the CLI. Every module loaded after
-// this line (all of virtguard and its dependencies) is compiled by V8 once per version and read
-// from the cache afterwards; a CI job or pre-commit hook pays module compilation only the first time.
+// The bin entry: turns on Node's compile cache, then loads the CLI: the bundle the build makes
+// (dist/src/bundle/, scripts/bundle.ts) when it is at least as new as the modules, else the
+// modules themselves (a tree built with tsc alone). Every module loaded after this line is
+// compiled by V8 once per version and read from the cache afterwards.
+import { statSync } from "node:fs";
 import * as nodeModule from "node:module";
 import { compileCacheDir } from "./compile-cache.js";
 
@@ -15,5 +17,14 @@ try {
 } catch {
   // A cache that cannot be written only costs speed.
 }
-const { runCli } = await import("./cli.js");
+
+function freshBundle(): boolean {
+  try {
+    return statSync(new URL("../bundle/cli.js", import.meta.url)).mtimeMs >= statSync(new URL("./cli.js", import.meta.url)).mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+const { runCli } = (freshBundle() ? await import(new URL("../bundle/cli.js", import.meta.url).href) : await import("./cli.js")) as typeof import("./cli.js");
 await runCli(process.argv.slice(2));

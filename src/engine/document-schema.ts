@@ -34,7 +34,8 @@ let validator: DocumentValidator | undefined;
 export function documentValidator(): DocumentValidator {
   if (validator) return validator;
   try {
-    const generated = require(`./${PRECOMPILED_DOCUMENT_VALIDATOR}`) as { digest: string; validate: DocumentValidator };
+    // Spelled from src/ down, so that it holds from the bundle (dist/src/bundle/) as well.
+    const generated = require(`../engine/${PRECOMPILED_DOCUMENT_VALIDATOR}`) as { digest: string; validate: DocumentValidator };
     if (generated.digest === documentSchemaDigest()) return (validator = generated.validate);
   } catch {
     // Not generated: compile below.

@@ -12,7 +12,7 @@ import type { ParsedExpressionCache } from "../engine/index.js";
  * Entries are keyed by the exact source text, so an edited expression simply misses and is
  * parsed as usual: the cache can make loading faster, never different.
  */
-export const CEL_CACHE_FILE = resolve(dirname(fileURLToPath(import.meta.url)), "cel-cache.json");
+export const CEL_CACHE_FILE = resolve(dirname(fileURLToPath(import.meta.url)), "..", "policy-files", "cel-cache.json");
 
 interface CacheFile {
   parser: string;

@@ -13,7 +13,7 @@ import { CrdSchemas, type VersionSchema } from "./crd-schema.js";
  * only when its files hash to what they were generated from: `--crds DIR` with other CRDs, or
  * edited ones, compiles at run time as before.
  */
-export const PRECOMPILED_CRD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "precompiled-crds");
+export const PRECOMPILED_CRD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "schema", "precompiled-crds");
 export const PRECOMPILED_INDEX = "index.json";
 
 export interface PrecompiledIndex {

@@ -6,7 +6,8 @@ import { isObject, jsonPath, type JsonObject, type JsonValue } from "../engine/i
 // precompiled validators (crd-precompiled.ts) need none of it.
 const require = createRequire(import.meta.url);
 function compiler(): typeof import("./crd-compile.js") {
-  return require("./crd-compile.js") as typeof import("./crd-compile.js");
+  // Spelled from src/ down, so that it holds from the bundle (dist/src/bundle/) as well.
+  return require("../schema/crd-compile.js") as typeof import("./crd-compile.js");
 }
 
 export interface SchemaProblem {
