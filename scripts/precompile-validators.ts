@@ -13,6 +13,7 @@ import { Ajv } from "ajv";
 import { DOCUMENT_AJV_OPTIONS, documentSchema, documentSchemaDigest, PRECOMPILED_DOCUMENT_VALIDATOR } from "../src/engine/document-schema.js";
 import type { JsonObject } from "../src/engine/index.js";
 import { PARAMETER_AJV_OPTIONS, parameterSchemaDigest, PRECOMPILED_PARAMETER_VALIDATORS } from "../src/engine/parameters.js";
+import { digestOf, PREPARED_KIND_SCHEMAS, schemasIn, SHIPPED_CRDS } from "../src/policy-files/kind-schemas.js";
 import { loadPolicyDir, SHIPPED_POLICIES } from "../src/policy-files/policy-dir.js";
 import { DEFAULT_CRD_DIR } from "../src/schema/crd-files.js";
 import { crdDirFiles, crdDirHash, nullShape, PRECOMPILED_CRD_DIR, PRECOMPILED_INDEX, wrapStandalone, type PrecompiledIndex } from "../src/schema/crd-precompiled.js";
@@ -47,6 +48,14 @@ function isObject(v: unknown): v is JsonObject {
   const file = fileURLToPath(new URL(`../src/engine/${PRECOMPILED_PARAMETER_VALIDATORS}`, import.meta.url));
   writeFileSync(file, `"use strict";\nconst validators = Object.create(null);\n${entries.join("\n")}\nmodule.exports = validators;\n`);
   console.log(`precompiled ${entries.length} parameter schema validators of the shipped policies into ${file}`);
+}
+
+{
+  // The kind schemas policies are type checked against, extracted once (see src/policy-files/kind-schemas.ts).
+  const texts = crdDirFiles(SHIPPED_CRDS).map((name) => ({ name, text: readFileSync(join(SHIPPED_CRDS, name), "utf8") }));
+  const schemas = texts.flatMap(({ text }) => schemasIn(text));
+  writeFileSync(PREPARED_KIND_SCHEMAS, JSON.stringify({ digest: digestOf(texts), schemas }));
+  console.log(`prepared the kind schemas of ${schemas.length} CRDs of ${SHIPPED_CRDS} into ${PREPARED_KIND_SCHEMAS}`);
 }
 
 const dir = process.argv[2] ?? DEFAULT_CRD_DIR;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,23 +30,50 @@ const read = new Map<string, readonly KindSchema[]>();
 export function readKindSchemas(dir: string = SHIPPED_CRDS): readonly KindSchema[] {
   let schemas = read.get(dir);
   if (schemas) return schemas;
-  const found: KindSchema[] = [];
   let names: string[] = [];
   try {
     names = readdirSync(dir);
   } catch {
     names = [];
   }
-  for (const name of names.filter((n) => /\.(ya?ml|json)$/.test(n)).sort()) {
-    const text = readFileSync(join(dir, name), "utf8");
-    if (!/kind["']?\s*:\s*["']?CustomResourceDefinition/.test(text)) continue;
-    for (const value of documents(text)) {
-      const schema = isObject(value) ? kindSchemaOf(value) : undefined;
-      if (schema) found.push(schema);
-    }
-  }
-  read.set(dir, (schemas = found));
+  const texts = names
+    .filter((n) => /\.(ya?ml|json)$/.test(n))
+    .sort()
+    .map((name) => ({ name, text: readFileSync(join(dir, name), "utf8") }));
+  const digest = digestOf(texts);
+  schemas = prepared(digest) ?? texts.flatMap(({ text }) => schemasIn(text));
+  read.set(dir, schemas);
   return schemas;
+}
+
+/** The kind schemas the build extracted from the shipped CRDs (see scripts/precompile-validators.ts). */
+export const PREPARED_KIND_SCHEMAS = resolve(dirname(fileURLToPath(import.meta.url)), "..", "policy-files", "kind-schemas.json");
+
+/** Identifies a CRD directory's contents: the prepared schemas serve only the very files they came from. */
+export function digestOf(texts: readonly { name: string; text: string }[]): string {
+  const hash = createHash("sha256");
+  for (const { name, text } of texts) hash.update(name).update("\0").update(text).update("\0");
+  return hash.digest("hex").slice(0, 32);
+}
+
+function prepared(digest: string): KindSchema[] | undefined {
+  try {
+    const file = JSON.parse(readFileSync(PREPARED_KIND_SCHEMAS, "utf8")) as { digest: string; schemas: KindSchema[] };
+    return file.digest === digest ? file.schemas : undefined;
+  } catch {
+    return undefined; // not built: read the YAML
+  }
+}
+
+/** The kind schemas of every CRD in one file's text. */
+export function schemasIn(text: string): KindSchema[] {
+  if (!/kind["']?\s*:\s*["']?CustomResourceDefinition/.test(text)) return [];
+  const found: KindSchema[] = [];
+  for (const value of documents(text)) {
+    const schema = isObject(value) ? kindSchemaOf(value) : undefined;
+    if (schema) found.push(schema);
+  }
+  return found;
 }
 
 /**
