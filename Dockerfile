@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # virtguard: the admission webhook image. `docker build -t virtguard:0.1.0 .`
 #
-# Two stages: "build" runs the full `npm run build` (TypeScript and the precompiled CEL cache,
+# Two stages: "build" runs the full `npm run build` (TypeScript, the precompiled CEL cache and
+# schema validators, the CLI bundle; the CEL cache is
 # dist/src/policy-files/cel-cache.json) with the dev dependencies; "runtime" holds only production
 # dependencies, the compiled dist/, the shipped policies with their vendored DVP CRDs
 # (policies/crds/) and the kustomize base. No secrets are baked in: the TLS certificate and key
@@ -21,7 +22,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-COPY scripts/precompile-cel.ts ./scripts/
+COPY scripts/precompile-cel.ts scripts/precompile-validators.ts scripts/bundle.ts ./scripts/
 COPY policies ./policies
 RUN npm run build
 
