@@ -54,7 +54,7 @@ test("the indentation scan finds every field's line exactly where the YAML parse
     total += r.total;
   }
   assert.ok(total > 2000, `${total} paths compared`);
-  assert.ok(answered / total > 0.6, `the scan answers most lookups itself (flow style and Lists go to the parse) (${answered} of ${total})`);
+  assert.ok(answered / total > 0.5, `the scan answers most lookups itself (flow style and Lists go to the parse) (${answered} of ${total})`);
 });
 
 test("the scan agrees with the parse on tricky block YAML, or leaves it to the parse", () => {
