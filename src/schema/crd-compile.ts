@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { _, Ajv, Name, stringify, type AnySchema, type KeywordCxt } from "ajv";
-import type { JsonObject, JsonValue } from "../engine/index.js";
+import { isObject, type JsonObject, type JsonValue } from "../engine/index.js";
 import { CEL_RULES, celRules, type CelRule } from "./crd-rules.js";
 
 // ajv's code generation helpers for keywords that report their own errors; not in its main exports.
@@ -9,10 +9,6 @@ const N = (require("ajv/dist/compile/names") as { default: { vErrors: Name; erro
 const { extendErrors } = require("ajv/dist/compile/errors") as { extendErrors: (cxt: KeywordCxt) => void };
 
 type Schema = { [key: string]: JsonValue };
-
-function isObject(v: unknown): v is Schema {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** The ajv instance CRD schemas compile with; `source` keeps the generated code, for standalone modules. */
 export function crdAjv(source = false): Ajv {
