@@ -30,7 +30,13 @@ function compare(file: string, text: string): { answered: number; total: number 
   const lines = { text, starts: lineStarts(text) };
   let answered = 0;
   let total = 0;
-  for (const { object, line } of parseManifests(text, file)) {
+  let objects;
+  try {
+    objects = parseManifests(text, file);
+  } catch {
+    return { answered: 0, total: 0 }; // a fragment, not a manifest (the DVP corpus holds some on purpose)
+  }
+  for (const { object, line } of objects) {
     for (const path of paths(object, "", [])) {
       const expected = locator.parsedLine(file, line, path);
       assert.equal(locator.line(file, line, path), expected, `${file}:${line} ${path}`);
