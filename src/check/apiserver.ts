@@ -1,4 +1,4 @@
-import { kindKeyOf, type JsonObject, type JsonValue } from "../engine/index.js";
+import { kindKeyOf, type AdmissionRequest, type JsonObject, type JsonValue } from "../engine/index.js";
 import type { CrdSchemas, SchemaProblem } from "../schema/crd-schema.js";
 import type { PlannedItem } from "./plan.js";
 
@@ -43,6 +43,33 @@ export function asStoredObject(object: JsonObject, schemas: CrdSchemas | undefin
   return withGeneration(decoded(object, schemas), 1);
 }
 
+/**
+ * An AdmissionRequest as the API server would have shaped it before calling a webhook, for a review
+ * written by hand or from a manifest: the namespace of a cluster-scoped kind cleared, nulls pruned,
+ * schema and platform defaults filled in. A review the API server really sent is left as it is
+ * (each step is a no-op on what it already did). The schema problems of the new object come back
+ * too: the API server would reject such an object before any webhook.
+ */
+export function asSentToWebhook(
+  request: AdmissionRequest,
+  schemas: CrdSchemas | undefined,
+  mutate: (object: JsonObject) => JsonObject = (o) => o,
+): { request: AdmissionRequest; problems: SchemaProblem[] } {
+  const shape = (o: JsonObject | null | undefined, fresh: boolean): JsonObject | null | undefined => {
+    if (!o) return o;
+    const decodedObject = decoded(withClusterScope(o, schemas), schemas);
+    return fresh ? mutate(decodedObject) : decodedObject;
+  };
+  const object = shape(request.object, true);
+  const oldObject = shape(request.oldObject, false);
+  const self = object ?? oldObject;
+  const clusterScoped = self !== null && self !== undefined && isClusterScoped(self, schemas);
+  const problems = object && schemas?.knows(object) ? schemas.validate(object) || [] : [];
+  const shaped: AdmissionRequest = { ...request, object, oldObject };
+  if (clusterScoped) delete shaped.namespace;
+  return { request: shaped, problems };
+}
+
 /** The object as the API server decodes it: nulls its schema does not allow pruned, then defaults. */
 function decoded(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
   return schemas && schemas.knows(object) ? schemas.withDefaults(schemas.pruneNulls(object)) : object;
@@ -79,10 +106,15 @@ const CLUSTER_SCOPED_BUILTINS = new Set([
 export function withClusterScope(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
   const m = object.metadata;
   if (!m || typeof m !== "object" || Array.isArray(m) || m.namespace === undefined) return object;
-  if (!schemas?.isClusterScoped(object) && !CLUSTER_SCOPED_BUILTINS.has(kindKeyOf(String(object.apiVersion ?? ""), String(object.kind ?? "")))) return object;
+  if (!isClusterScoped(object, schemas)) return object;
   const metadata = { ...m };
   delete metadata.namespace;
   return { ...object, metadata };
+}
+
+/** Whether the object's kind has no namespace: its CRD says so, or it is a built-in cluster-scoped kind. */
+export function isClusterScoped(object: JsonObject, schemas: CrdSchemas | undefined): boolean {
+  return (schemas?.isClusterScoped(object) ?? false) || CLUSTER_SCOPED_BUILTINS.has(kindKeyOf(String(object.apiVersion ?? ""), String(object.kind ?? "")));
 }
 
 function generationOf(object: JsonObject): number | undefined {

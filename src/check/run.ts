@@ -94,7 +94,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   // Schemas compiled from the scan serve unless it missed a type (then compile exactly what is there).
   if (!scan || (crds && !covers(scan, all))) crds = profile.phase("crds", () => loadSchemas(opts, all, log));
 
-  // The API server drops the namespace of cluster-scoped objects before anything else sees them.
+  // The API server drops the namespace of cluster-scoped objects before anything else sees them:
+  // in the manifests and in the context files, which describe the cluster as stored.
+  store.reshapeEach((o) => withClusterScope(o, crds?.schemas));
   const scoped = (list: readonly ParsedObject[]) => list.map((p) => ({ ...p, object: withClusterScope(p.object, crds?.schemas) }));
   const plan = planOperations(scoped(current), previous && scoped(previous), opts.deletions ?? false);
   for (const note of plan.notes) log(`note: ${note}`);

@@ -2,7 +2,7 @@ import { bindParameters, parseParameterFlag, type BoundParameters, type JsonValu
 import { loadFileContext } from "../cluster/context-provider.js";
 import type { ObjectStore } from "../cluster/object-store.js";
 import { loadPolicyDir, SHIPPED_POLICIES } from "../policy-files/policy-dir.js";
-import { loadPlatform } from "../policy-files/platform.js";
+import { loadPlatform, type Platform } from "../policy-files/platform.js";
 
 /** The flags `review` and `check` share. */
 export const dryRunFlags = {
@@ -15,6 +15,7 @@ export interface DryRun {
   set: PolicySet;
   params: BoundParameters;
   context: ObjectStore;
+  platform: Platform;
 }
 
 /** Loads policies, binds parameters and reads context files: everything a dry run needs before the first object. */
@@ -27,5 +28,5 @@ export function prepareDryRun(flags: { policies: string; context: string[]; para
   }
   // What the platform creates at install (policies/platform/objects) is there unless the context says otherwise.
   const platform = loadPlatform(flags.policies);
-  return { set, params: bindParameters(set, given), context: loadFileContext([...platform.objectFiles, ...flags.context], set.indexes) };
+  return { set, params: bindParameters(set, given), context: loadFileContext([...platform.objectFiles, ...flags.context], set.indexes), platform };
 }

@@ -2,7 +2,11 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { decodeReview, encodeResponse } from "../admission/review.js";
 import { ManifestError } from "../cluster/files.js";
-import { evaluate, ParameterError, PolicyLoadError, requestBudget } from "../engine/index.js";
+import { asSentToWebhook, withClusterScope } from "../check/apiserver.js";
+import { withPlatformDefaults } from "../check/platform-defaults.js";
+import { evaluate, isObject, ParameterError, PolicyLoadError, requestBudget, type JsonObject } from "../engine/index.js";
+import { DEFAULT_CRD_DIR } from "../schema/crd-files.js";
+import { loadCrdsFor } from "../schema/crds-for.js";
 import { parseCommandArgs, UsageError, type Command } from "./command.js";
 import { dryRunFlags, prepareDryRun } from "./dry-run.js";
 import { parseEvalTimeout } from "./duration.js";
@@ -19,6 +23,13 @@ Flags:
   --param NAME=VALUE    a policy parameter; VALUE is JSON if it parses, else a string; repeatable
   --eval-timeout DUR    evaluation deadline, as in serve (default 2s); a policy that cannot finish
                         in time answers through its failurePolicy, and findings made before are kept
+  --crds DIR            CRDs to shape the objects with (default: the vendored policies/crds/)
+
+Before the policies, the request's objects get what the API server does before it calls a webhook:
+the namespace of a cluster-scoped kind cleared, nulls the schema does not allow dropped, schema
+defaults and the platform's defaults (policies/platform/) filled in. A review the API server really
+sent already has all of that. An object its CRD schema rejects is noted on stderr: the API server
+would refuse it before any webhook.
 
 Examples:
   virtguard review request.json
@@ -53,7 +64,7 @@ export const command: Command = {
   summary: "Evaluate one AdmissionReview and print the response",
   usage,
   async run(argv) {
-    const parsed = parseCommandArgs("review", { args: argv, options: { ...dryRunFlags, "eval-timeout": { type: "string" } }, allowPositionals: true, strict: true });
+    const parsed = parseCommandArgs("review", { args: argv, options: { ...dryRunFlags, "eval-timeout": { type: "string" }, crds: { type: "string" } }, allowPositionals: true, strict: true });
     const [path, ...extra] = parsed.positionals;
     if (path === undefined) throw new UsageError("missing REVIEW argument (a file, or - for stdin); see 'virtguard review --help'");
     if (extra.length > 0) throw new UsageError(`one REVIEW at a time, got ${parsed.positionals.length}`);
@@ -66,7 +77,14 @@ export const command: Command = {
     } catch (err) {
       throw new UsageError(`${input.name}: not a valid AdmissionReview: ${(err as Error).message}`);
     }
-    const { set, params, context } = wrapErrors(() => prepareDryRun(parsed.values));
+    const { set, params, context, platform } = wrapErrors(() => prepareDryRun(parsed.values));
+    const objects = [request.object, request.oldObject].filter((o): o is JsonObject => isObject(o));
+    const crds = objects.length > 0 ? loadCrdsFor(parsed.values.crds ?? DEFAULT_CRD_DIR, objects) : undefined;
+    // Context files as the cluster stores them: kustomize's namespace on a cluster-scoped object is gone.
+    context.reshapeEach((o) => withClusterScope(o, crds?.schemas));
+    const shaped = asSentToWebhook(request, crds?.schemas, (o) => withPlatformDefaults(o, platform.defaults, (kind) => context.list(kind)));
+    request = shaped.request;
+    for (const p of shaped.problems) process.stderr.write(`note: ${input.name}: the API server would reject the object before any webhook: ${p.path}: ${p.message}\n`);
     const verdict = evaluate(set, request, { context, params, budget: requestBudget(evalTimeoutMs) });
     for (const audit of verdict.audits) {
       const who = request.userInfo?.username ?? "unknown";

@@ -81,6 +81,21 @@ export class ObjectStore implements ClusterContext {
     b.listed = undefined;
   }
 
+  /**
+   * Replaces each object with reshape(object) where that returns another object, e.g. context files'
+   * cluster-scoped objects without the namespace kustomize gave them, once their kinds' scopes are known.
+   */
+  reshapeEach(reshape: (object: JsonObject) => JsonObject): void {
+    for (const [kind, b] of this.kinds) {
+      for (const object of [...b.byName.values()]) {
+        const next = reshape(object);
+        if (next === object) continue;
+        this.delete(object, kind);
+        this.upsert(next, kind);
+      }
+    }
+  }
+
   size(kind: KindKey): number {
     return this.kinds.get(kind)?.byName.size ?? 0;
   }

@@ -11,7 +11,7 @@ export { FieldIndex } from "./field-index.js";
 export type * from "./types.js";
 export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration } from "./policy-set.js";
 export { kindKeyOf } from "./types.js";
-export { groupVersionKind, isObject, parseApiVersion } from "./object.js";
+export { cloneJson, groupVersionKind, isObject, parseApiVersion } from "./object.js";
 export { EvaluationBudget, BudgetExceededError, UNLIMITED } from "./budget.js";
 export { compileSelfRule, type SelfRule } from "./self-rule.js";
 export { requestBudget, DEFAULT_COST_LIMIT } from "./request-budget.js";

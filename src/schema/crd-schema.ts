@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type { ErrorObject, ValidateFunction } from "ajv";
-import { isObject, jsonPath, type JsonObject, type JsonValue } from "../engine/index.js";
+import { cloneJson, isObject, jsonPath, type JsonObject, type JsonValue } from "../engine/index.js";
 
 // The schema compiler (ajv and its code generation) loads only when something must compile:
 // precompiled validators (crd-precompiled.ts) need none of it.
@@ -123,7 +123,7 @@ export class CrdSchemas {
   pruneNulls(object: JsonObject): JsonObject {
     const schema = this.structural.get(this.key(object));
     if (!schema) return object;
-    const copy = structuredClone(object);
+    const copy = cloneJson(object);
     pruneNulls(copy, schema);
     // ObjectMeta is the API server's own: a null label or annotation map is no map at all.
     if (isObject(copy.metadata)) for (const [k, v] of Object.entries(copy.metadata)) if (v === null) delete copy.metadata[k];
@@ -148,7 +148,7 @@ export class CrdSchemas {
     if (!schema) {
       return this.knows(object) ? { problems: [{ path: "apiVersion", message: `no CRD serves ${String(object.kind)} at ${String(object.apiVersion)}` }], object } : undefined;
     }
-    const copy = inPlace ? object : structuredClone(object);
+    const copy = inPlace ? object : cloneJson(object);
     const problems = schema(copy) ? [] : describeErrors(schema.errors ?? [], "");
     const settings = this.settingsSchema(copy);
     const value = (copy.spec as { settings?: unknown } | undefined)?.settings;
@@ -166,7 +166,7 @@ export class CrdSchemas {
 
   /** A copy of the object with the schema's defaults filled in, as the API server stores it. */
   withDefaults(object: JsonObject): JsonObject {
-    return this.admit(object)?.object ?? structuredClone(object);
+    return this.admit(object)?.object ?? cloneJson(object);
   }
 }
 

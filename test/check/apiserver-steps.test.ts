@@ -92,6 +92,14 @@ test("the default class may come from the context; without any default class the
   assert.ok(messages(byName(two.objects, "small")).includes("Deny [schema] spec.virtualMachineClassName: Required value"));
 });
 
+test("a context file's cluster-scoped class keeps no kustomize namespace: VMs find it as the cluster would", async () => {
+  const context = tempTree({ "classes.yaml": cls("ctx-default", "", DEFAULT) });
+  const result = await check({ "vm.yaml": vm("big", "  cpu: {cores: 12, coreFraction: 50%}") }, { context: [context] });
+  const found = messages(byName(result.objects, "big"));
+  assert.ok(found.some((m) => /VirtualMachineClass "ctx-default" has no sizing policy for that many cores/.test(m)), found.join("\n"));
+  assert.ok(!found.some((m) => /does not exist/.test(m)), found.join("\n"));
+});
+
 test("the generic class DVP creates at install is known to exist; a class of that name in the manifests replaces it", async () => {
   const report = await check({ "vm.yaml": vm("web", "  virtualMachineClassName: generic\n  cpu: {cores: 2, coreFraction: 10%}") });
   const web = byName(report.objects, "web");
