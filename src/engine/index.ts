@@ -1,6 +1,6 @@
 // The engine's public surface: load and compile policies, bind parameters, evaluate a request.
 export { hashPolicySources, loadPolicySet, targetKey, type LoadOptions, type PolicySource } from "./load.js";
-export type { ParsedExpressionCache } from "./cel/compile.js";
+export { codeKey, type GeneratedCode, type GeneratedCodeCache, type ParsedExpressionCache } from "./cel/compile.js";
 export type { KindSchema } from "./typecheck/schema.js";
 export { PolicyLoadError, formatProblem, jsonPath, type PolicyProblem } from "./errors.js";
 export { bindParameters, parseParameterFlag, ParameterError, type BoundParameters } from "./parameters.js";

@@ -2,7 +2,16 @@ import { createHash } from "node:crypto";
 import type { ErrorObject } from "ajv";
 import { parse } from "@bufbuild/cel";
 import type { ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
-import { CelCompileError, compileExpression, ROOT_VARIABLES, type CelEngine, type CompiledExpression, type ParsedExpressionCache } from "./cel/compile.js";
+import {
+  CelCompileError,
+  codeKey,
+  compileExpression,
+  ROOT_VARIABLES,
+  type CelEngine,
+  type CompiledExpression,
+  type GeneratedCodeCache,
+  type ParsedExpressionCache,
+} from "./cel/compile.js";
 import { documentValidator } from "./document-schema.js";
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
 import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
@@ -40,6 +49,17 @@ export interface LoadOptions {
   schemas?: readonly KindSchema[];
   /** The compiler (default) or the interpreter, for differential tests and debugging. */
   engine?: CelEngine;
+  /**
+   * Generated code of earlier loads, and where this load's goes. Read only when `verified`;
+   * written (through `set`) for every expression compiled.
+   */
+  code?: GeneratedCodeCache;
+  /**
+   * The caller knows that exactly these sources, with these schemas, loaded without a problem
+   * with this build of virtguard (it keys what it keeps by all three): expressions whose code
+   * `code` holds are neither parsed, nor type checked, nor compiled again.
+   */
+  verified?: boolean;
 }
 
 export function loadPolicySet(sources: readonly PolicySource[], options: LoadOptions = {}): PolicySet {
@@ -52,9 +72,10 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
   const interned = new Map<string, CompiledExpression>();
   const documents: { source: PolicySource; doc: PolicyDocument }[] = [];
 
-  const validateDocument = documentValidator();
+  // A verified set's documents matched the schema when it was stored (and loading the validator costs).
+  const validateDocument = options.verified ? undefined : documentValidator();
   // Parameters are set-wide, so every document's are known before any expression is checked.
-  for (const source of [...sources].sort((a, b) => a.file.localeCompare(b.file))) {
+  for (const source of [...sources].sort(byFile)) {
     let json: unknown;
     try {
       json = JSON.parse(source.text);
@@ -62,11 +83,11 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
       problems.push({ file: source.file, path: "", message: `not valid JSON: ${(err as Error).message}` });
       continue;
     }
-    if (!validateDocument(json)) {
+    if (validateDocument && !validateDocument(json)) {
       problems.push({ file: source.file, ...describeSchemaError(validateDocument.errors?.[0]) });
       continue;
     }
-    const doc = json;
+    const doc = json as PolicyDocument;
     const previous = names.get(doc.metadata.name);
     if (previous !== undefined) {
       problems.push({ file: source.file, path: "metadata.name", message: `policy "${doc.metadata.name}" is already defined in ${previous}` });
@@ -78,7 +99,7 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
   }
   const kinds = new KindTypes(options.schemas ?? []);
   for (const { source, doc } of documents) {
-    const compiler = new DocumentCompiler(source.file, problems, interned, options.parsed, kinds, rootTypes(kinds.matched(doc), [...parameters.values()]), options.engine);
+    const compiler = new DocumentCompiler(source.file, problems, interned, options, kinds, rootTypes(kinds.matched(doc), [...parameters.values()]));
     const policy = compiler.compile(doc);
     if (!policy) continue;
     policies.push(policy);
@@ -181,22 +202,33 @@ function mergeParameters(doc: PolicyDocument, file: string, into: Map<string, Pa
 /** Compiles one document's expressions, recording every failure with its path. */
 class DocumentCompiler {
   private failed = false;
+  private readonly parsed: ParsedExpressionCache | undefined;
+  private readonly engine: CelEngine | undefined;
+  /** Stored code to use as is (a verified set), or undefined. */
+  private readonly stored: GeneratedCodeCache | undefined;
+  /** Where compiled code goes. */
+  private readonly recorder: GeneratedCodeCache | undefined;
   constructor(
     private readonly file: string,
     private readonly problems: PolicyProblem[],
     /** matchConditions by source, shared across the set so the evaluator can run each once per request. */
     private readonly conditions: Map<string, CompiledExpression>,
-    private readonly parsed: ParsedExpressionCache | undefined,
+    options: LoadOptions,
     private readonly kinds: KindTypes,
     /** The types of the roots (object, params, variables so far, ...) in this document. */
     private readonly scope: Map<string, CheckType>,
-    private readonly engine: CelEngine | undefined,
-  ) {}
+  ) {
+    this.parsed = options.parsed;
+    this.engine = options.engine;
+    const code = options.code;
+    this.stored = options.verified ? code : undefined;
+    this.recorder = code?.set && { get: () => undefined, set: (key, c) => code.set?.(key, c) };
+  }
 
   private condition(source: string, path: string): CompiledExpression | undefined {
     const known = this.conditions.get(source);
     // Shared across policies, but each policy's object type may differ: check it here too.
-    if (known) return this.typeOf(known.source, path, BOOL) && known;
+    if (known) return this.stored ? known : this.typeOf(known.source, path, BOOL) && known;
     const expr = this.expression(source, path, new Set(), BOOL);
     if (expr) this.conditions.set(source, expr);
     return expr;
@@ -204,12 +236,13 @@ class DocumentCompiler {
 
   /** Compiles an expression and checks its type against the schemas; `expected` is what its result must be. */
   expression(source: string, path: string, variables: ReadonlySet<string>, expected: CheckType = DYN, roots?: readonly string[]): CompiledExpression | undefined {
+    if (this.stored?.get(codeKey(source, roots))) return compileExpression(source, { code: this.stored, roots, engine: this.engine });
     const parsed = this.parse(source);
     // Checked before compiling, which rewrites the tree; compile errors, the plainer ones, win.
     const checked = this.check(parsed, source, expected);
     let compiled: CompiledExpression;
     try {
-      compiled = compileExpression(source, { variables, parsed: parsed && { get: () => parsed }, roots, engine: this.engine });
+      compiled = compileExpression(source, { variables, parsed: parsed && { get: () => parsed }, roots, engine: this.engine, code: this.recorder });
     } catch (err) {
       if (!(err instanceof CelCompileError)) throw err;
       return this.fail(path, `${err.message} in ${JSON.stringify(source)}`);
@@ -365,9 +398,23 @@ class DocumentCompiler {
 
 export { PolicyLoadError };
 
+/**
+ * Files in code-unit order: the same on every machine, and without localeCompare, whose first
+ * call loads ICU's collation (tens of milliseconds of every start-up).
+ */
+function byFile(a: PolicySource, b: PolicySource): number {
+  return a.file < b.file ? -1 : a.file > b.file ? 1 : 0;
+}
+
+const hashes = new WeakMap<readonly PolicySource[], string>();
+
 /** SHA-256 (hex) of a policy set's files, names and texts, in file order: what a set was built from. */
 export function hashPolicySources(sources: readonly PolicySource[]): string {
-  const hash = createHash("sha256");
-  for (const s of [...sources].sort((a, b) => a.file.localeCompare(b.file))) hash.update(s.file).update("\0").update(s.text).update("\0");
-  return hash.digest("hex");
+  let digest = hashes.get(sources);
+  if (digest === undefined) {
+    const hash = createHash("sha256");
+    for (const s of [...sources].sort(byFile)) hash.update(s.file).update("\0").update(s.text).update("\0");
+    hashes.set(sources, (digest = hash.digest("hex")));
+  }
+  return digest;
 }

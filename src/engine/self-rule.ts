@@ -1,4 +1,4 @@
-import { compileExpression } from "./cel/compile.js";
+import { compileExpression, type GeneratedCodeCache } from "./cel/compile.js";
 import type { JsonValue } from "./types.js";
 
 /** A compiled CRD validation rule: true when `self` passes, false when not, an Error when it cannot be evaluated. */
@@ -6,10 +6,11 @@ export type SelfRule = (self: JsonValue) => boolean | Error;
 
 /**
  * Compiles a CEL rule over one variable, `self` (a CRD's `x-kubernetes-validations`), with the
- * policies' CEL library. Throws on a syntax or compile error.
+ * policies' CEL library. Throws on a syntax or compile error. `code` may hold its generated code
+ * (a self rule's code depends on nothing but its text), and receives it when compiled here.
  */
-export function compileSelfRule(source: string): SelfRule {
-  const compiled = compileExpression(source, { roots: ["self"] });
+export function compileSelfRule(source: string, code?: GeneratedCodeCache): SelfRule {
+  const compiled = compileExpression(source, { roots: ["self"], code });
   return (self) => {
     const result = compiled.evaluate({ self });
     return result instanceof Error ? result : result === true;

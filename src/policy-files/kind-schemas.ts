@@ -22,6 +22,27 @@ export function kindSchemaOf(crd: JsonObject): KindSchema | undefined {
 }
 
 const read = new Map<string, readonly KindSchema[]>();
+const digests = new Map<string, string>();
+
+function crdTexts(dir: string): { name: string; text: string }[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    names = [];
+  }
+  return names
+    .filter((n) => /\.(ya?ml|json)$/.test(n))
+    .sort()
+    .map((name) => ({ name, text: readFileSync(join(dir, name), "utf8") }));
+}
+
+/** Identifies what readKindSchemas(dir) gives, without building the schemas. */
+export function kindSchemaDigest(dir: string = SHIPPED_CRDS): string {
+  let digest = digests.get(dir);
+  if (digest === undefined) digests.set(dir, (digest = digestOf(crdTexts(dir))));
+  return digest;
+}
 
 /**
  * Every CRD's schemas in a directory (once per process: a reload of the policies reads no CRDs).
@@ -30,17 +51,9 @@ const read = new Map<string, readonly KindSchema[]>();
 export function readKindSchemas(dir: string = SHIPPED_CRDS): readonly KindSchema[] {
   let schemas = read.get(dir);
   if (schemas) return schemas;
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    names = [];
-  }
-  const texts = names
-    .filter((n) => /\.(ya?ml|json)$/.test(n))
-    .sort()
-    .map((name) => ({ name, text: readFileSync(join(dir, name), "utf8") }));
+  const texts = crdTexts(dir);
   const digest = digestOf(texts);
+  digests.set(dir, digest);
   schemas = prepared(digest) ?? texts.flatMap(({ text }) => schemasIn(text));
   read.set(dir, schemas);
   return schemas;

@@ -2,8 +2,9 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { precompiledExpressions } from "./cel-cache.js";
-import { loadPolicySet, PolicyLoadError, type LoadOptions, type PolicySet, type PolicySource } from "../engine/index.js";
-import { readKindSchemas } from "./kind-schemas.js";
+import { hashPolicySources, loadPolicySet, PolicyLoadError, type LoadOptions, type ParsedExpressionCache, type PolicySet, type PolicySource } from "../engine/index.js";
+import { openCodeStore, saveCodeStore, setKey } from "./code-store.js";
+import { kindSchemaDigest, readKindSchemas } from "./kind-schemas.js";
 
 /** The policy set shipped with virtguard. */
 export const SHIPPED_POLICIES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "policies");
@@ -29,11 +30,33 @@ export function readPolicySources(dir: string): PolicySource[] {
   });
 }
 
+/** The build-time parse trees, read only once an expression has to be parsed. */
+const lazyParsed: ParsedExpressionCache = { get: (source) => precompiledExpressions().get(source) };
+
 /** What every command loads policies with: the build-time CEL cache, and the CRD schemas expressions are type checked against. */
 export function policyLoadOptions(): LoadOptions {
-  return { parsed: precompiledExpressions(), schemas: readKindSchemas() };
+  return { parsed: lazyParsed, schemas: readKindSchemas() };
+}
+
+/**
+ * Loads a policy set with the code generated for it before (by the build for the shipped set, or
+ * by an earlier run, kept in the user cache): a set seen before is neither parsed, nor type
+ * checked, nor compiled again. A set loaded for the first time is stored for the next run.
+ */
+export function loadPolicySources(sources: readonly PolicySource[], options?: LoadOptions): PolicySet {
+  const code = openCodeStore(policySetKey(sources));
+  // A verified set is not type checked again: its schemas need not even be read.
+  const base = options ?? (code.stored ? { parsed: lazyParsed } : policyLoadOptions());
+  const set = loadPolicySet(sources, { ...base, code, verified: code.stored });
+  saveCodeStore(code);
+  return set;
+}
+
+/** What a set's stored code is keyed by: its files, and the CRD schemas it is checked against (plus the build, see code-store.ts). */
+export function policySetKey(sources: readonly PolicySource[]): string {
+  return setKey(["policies", kindSchemaDigest(), hashPolicySources(sources)]);
 }
 
 export function loadPolicyDir(dir: string = SHIPPED_POLICIES): PolicySet {
-  return loadPolicySet(readPolicySources(dir), policyLoadOptions());
+  return loadPolicySources(readPolicySources(dir));
 }

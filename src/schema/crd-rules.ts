@@ -1,5 +1,5 @@
 import type { ErrorObject } from "ajv";
-import { compileSelfRule, type JsonValue, type SelfRule } from "../engine/index.js";
+import { compileSelfRule, type GeneratedCodeCache, type JsonValue, type SelfRule } from "../engine/index.js";
 
 export interface CelRule {
   rule: string;
@@ -8,6 +8,12 @@ export interface CelRule {
 }
 
 const ruleCache = new Map<string, SelfRule | Error>();
+let ruleCode: GeneratedCodeCache | undefined;
+
+/** Generated code for rules, kept by the caller (the build stores the shipped CRDs' rules): rules found there are not compiled. */
+export function useRuleCode(code: GeneratedCodeCache | undefined): void {
+  ruleCode = code;
+}
 
 /**
  * The `x-kubernetes-validations` rules of one schema node against its value: the errors, or null
@@ -21,7 +27,7 @@ export function celRules(rules: readonly CelRule[], data: unknown): Partial<Erro
     let compiled = ruleCache.get(r.rule);
     if (!compiled) {
       try {
-        compiled = compileSelfRule(r.rule);
+        compiled = compileSelfRule(r.rule, ruleCode);
       } catch (err) {
         compiled = err as Error;
       }

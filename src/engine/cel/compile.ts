@@ -2,7 +2,7 @@ import { celMap, isCelError, parse, plan, type CelEnv, type CelValue } from "@bu
 import { create } from "@bufbuild/protobuf";
 import { ExprSchema, type Expr, type ParsedExpr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { UNLIMITED, type EvaluationBudget, BudgetExceededError } from "../budget.js";
-import { generate, type CompiledBindings, type VariableScope } from "./codegen/compile.js";
+import { generate, instantiate, type CompiledBindings, type CompiledFunction, type GeneratedCode, type VariableScope } from "./codegen/compile.js";
 import { CelFault, fromInterpreter, toInterpreter, type Value } from "./codegen/values.js";
 import { environment } from "./environment.js";
 import { budgetTrip } from "./metering.js";
@@ -44,8 +44,26 @@ export interface ParsedExpressionCache {
   get(source: string): ParsedExpr | undefined;
 }
 
+/**
+ * Generated code kept across processes by the caller (the engine does no I/O). `get` must only
+ * answer for an expression known to compile in this context with this build of the compiler:
+ * what it returns is used as is, without parsing or checking the expression. `set` receives the
+ * code of every expression compiled here whose code can be stored.
+ */
+export interface GeneratedCodeCache {
+  get(key: string): GeneratedCode | undefined;
+  set?(key: string, code: GeneratedCode): void;
+}
+export type { GeneratedCode };
+
+/** What generated code depends on besides the compiler: the expression and the names it may read. */
+export function codeKey(source: string, roots: readonly string[] = ROOT_VARIABLES): string {
+  return `${roots.join(",")}\n${source}`;
+}
+
 export interface CompileOptions {
   parsed?: ParsedExpressionCache;
+  code?: GeneratedCodeCache;
   /** Names `variables.NAME` may use here; a reference to any other is a load-time error. */
   variables?: ReadonlySet<string>;
   /** Top-level names instead of the policy ones, e.g. ["self", "oldSelf"] for CRD validation rules. */
@@ -54,6 +72,14 @@ export interface CompileOptions {
 }
 
 export function compileExpression(source: string, options: CompileOptions = {}): CompiledExpression {
+  const compiler = (options.engine ?? defaultEngine()) === "compiler";
+  const key = options.code && compiler ? codeKey(source, options.roots) : undefined;
+  const stored = key === undefined ? undefined : options.code?.get(key);
+  if (stored) {
+    // Instantiated on first use: a run evaluates only the expressions of the policies that match.
+    let run: CompiledFunction | undefined;
+    return compiledFunction(source, (bindings, budget) => (run ??= instantiate(stored))(bindings, budget));
+  }
   let parsed = options.parsed?.get(source);
   if (!parsed) {
     try {
@@ -67,8 +93,13 @@ export function compileExpression(source: string, options: CompileOptions = {}):
   const roots = options.roots ?? ROOT_VARIABLES;
   const env = environment(roots);
   checkReferences(root, new Set(roots), options.variables, env);
-  if ((options.engine ?? defaultEngine()) === "interpreter") return interpreted(source, parsed, roots, env);
-  const { run } = generate(root, roots);
+  if (!compiler) return interpreted(source, parsed, roots, env);
+  const { run, code } = generate(root, roots);
+  if (key !== undefined && code) options.code?.set?.(key, code);
+  return compiledFunction(source, run);
+}
+
+function compiledFunction(source: string, run: CompiledFunction): CompiledExpression {
   return {
     source,
     engine: "compiler",

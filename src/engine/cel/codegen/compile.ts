@@ -1,5 +1,6 @@
 import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import type { EvaluationBudget } from "../../budget.js";
+import { constantOf, type ConstantSpec } from "./constants.js";
 import { emit } from "./emitter.js";
 import type { EnvironmentFor } from "./fallback.js";
 import { runtime, type Runtime } from "./runtime.js";
@@ -21,6 +22,24 @@ export interface Generated {
   readonly run: CompiledFunction;
   readonly source: string;
   readonly fallbacks: number;
+  /** The code as data another process can instantiate (see `instantiate`); undefined when it cannot be stored. */
+  readonly code: GeneratedCode | undefined;
+}
+
+/** Generated code as JSON: the function body and how to rebuild the constants it reads. */
+export interface GeneratedCode {
+  readonly body: string;
+  readonly constants: readonly ConstantSpec[];
+}
+
+function factoryOf(body: string): (rt: Runtime, k: readonly unknown[]) => CompiledFunction {
+  const source = `"use strict";\nreturn function compiled($b, $c) {\n${body}\n};`;
+  return new Function("$rt", "$k", source) as (rt: Runtime, k: readonly unknown[]) => CompiledFunction;
+}
+
+/** The function that stored code (from `generate` in this version of the compiler) stands for. */
+export function instantiate(code: GeneratedCode): CompiledFunction {
+  return factoryOf(code.body)(runtime, code.constants.map(constantOf));
 }
 
 /**
@@ -28,8 +47,7 @@ export interface Generated {
  * closes over the runtime helpers and its constants, so each evaluation is one plain call.
  */
 export function generate(root: Expr, roots: readonly string[], env?: EnvironmentFor, container?: string): Generated {
-  const { body, constants, fallbacks } = emit(root, new Set(roots), env, container);
+  const { body, constants, specs, fallbacks } = emit(root, new Set(roots), env, container);
   const source = `"use strict";\nreturn function compiled($b, $c) {\n${body}\n};`;
-  const factory = new Function("$rt", "$k", source) as (rt: Runtime, k: readonly unknown[]) => CompiledFunction;
-  return { run: factory(runtime, constants), source, fallbacks };
+  return { run: factoryOf(body)(runtime, constants), source, fallbacks, code: specs && { body, constants: specs } };
 }

@@ -2,6 +2,7 @@ import { celUint } from "@bufbuild/cel";
 import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 import { dispatcher, isLibraryFunction } from "./calls.js";
 import { planSubtree, type EnvironmentFor, type Planned } from "./fallback.js";
+import { subtreeSpec, type ConstantSpec } from "./constants.js";
 import { TYPE_IDENTS } from "./types.js";
 import { Double, TypeBox } from "./values.js";
 
@@ -30,6 +31,8 @@ const ARITHMETIC: Record<string, string> = { "_-_": "sub", "_*_": "mul", "_/_": 
 export interface Emitted {
   readonly body: string;
   readonly constants: readonly unknown[];
+  /** How to rebuild each constant in another process; undefined when one cannot be (a fallback with a custom environment). */
+  readonly specs: readonly ConstantSpec[] | undefined;
   /** Sub-expressions left to the interpreter, for tests and diagnostics. */
   readonly fallbacks: number;
 }
@@ -38,12 +41,15 @@ export function emit(root: Expr, roots: ReadonlySet<string>, env?: EnvironmentFo
   const e = new Emitter(roots, env, container);
   const result = e.expr(root, new Map());
   e.push(`return ${result};`);
-  return { body: e.lines.join("\n"), constants: e.constants, fallbacks: e.fallbacks };
+  return { body: e.lines.join("\n"), constants: e.constants, specs: e.portable ? e.specs : undefined, fallbacks: e.fallbacks };
 }
 
 class Emitter {
   lines: string[] = [];
   readonly constants: unknown[] = [];
+  readonly specs: ConstantSpec[] = [];
+  /** Whether every constant has a spec. */
+  portable = true;
   fallbacks = 0;
   private temps = 0;
 
@@ -61,8 +67,10 @@ class Emitter {
     return `${prefix}${this.temps++}`;
   }
 
-  private constant(v: unknown): string {
+  private constant(v: unknown, spec: ConstantSpec | undefined): string {
     this.constants.push(v);
+    if (spec) this.specs.push(spec);
+    else this.portable = false;
     return `$k[${this.constants.length - 1}]`;
   }
 
@@ -151,9 +159,11 @@ class Emitter {
       case "int64Value":
         return Number.isSafeInteger(Number(c.value)) ? String(Number(c.value)) : `${c.value}n`;
       case "uint64Value":
-        return this.constant(celUint(c.value));
+        return this.constant(celUint(c.value), ["uint", String(c.value)]);
       case "doubleValue":
-        return Number.isFinite(c.value) && !Number.isInteger(c.value) ? String(c.value) : this.constant(Number.isInteger(c.value) ? new Double(c.value) : c.value);
+        return Number.isFinite(c.value) && !Number.isInteger(c.value)
+          ? String(c.value)
+          : this.constant(Number.isInteger(c.value) ? new Double(c.value) : c.value, [Number.isInteger(c.value) ? "double" : "number", Object.is(c.value, -0) ? "-0" : String(c.value)]);
       case "stringValue":
         return JSON.stringify(c.value);
       case "boolValue":
@@ -161,7 +171,7 @@ class Emitter {
       case "nullValue":
         return "null";
       case "bytesValue":
-        return this.constant(c.value);
+        return this.constant(c.value, ["bytes", Buffer.from(c.value).toString("base64")]);
       default:
         throw new Error(`unsupported constant ${c.case}`);
     }
@@ -183,7 +193,7 @@ class Emitter {
     }
     if (this.roots.has(name)) return `($b[${JSON.stringify(name)}] ?? null)`;
     const type = TYPE_IDENTS.get(name);
-    if (type) return this.constant(new TypeBox(type as TypeBox["t"]));
+    if (type) return this.constant(new TypeBox(type as TypeBox["t"]), ["type", name]);
     return this.fallback(e, scope);
   }
 
@@ -241,7 +251,7 @@ class Emitter {
 
   private invoke(name: string, member: boolean, args: readonly Expr[], scope: Scope): string {
     const values = args.map((x) => this.expr(x, scope));
-    return `${this.constant(dispatcher(name, member, args.length))}($c${values.map((v) => `, ${v}`).join("")})`;
+    return `${this.constant(dispatcher(name, member, args.length), ["call", name, member, args.length])}($c${values.map((v) => `, ${v}`).join("")})`;
   }
 
   /** `==` with a literal side compiles to `===`: CEL equality across types is false, never an error. */
@@ -343,7 +353,7 @@ class Emitter {
       if (local) return local.accu ? `$rt.read(${local.js})` : local.js;
       return n === "variables" ? `$b.variables.all()` : `($b[${JSON.stringify(n)}] ?? null)`;
     });
-    return `${this.constant(planned)}([${values.join(", ")}])`;
+    return `${this.constant(planned, this.env ? undefined : subtreeSpec(e, names))}([${values.join(", ")}])`;
   }
 }
 
