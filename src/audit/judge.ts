@@ -1,4 +1,4 @@
-import { asStoredObject } from "../check/apiserver.js";
+import { asStoredInPlace, type Stored } from "../check/apiserver.js";
 import { identityOf } from "../check/plan.js";
 import { RejectedObjects } from "../check/rejected.js";
 import type { ObjectResult } from "../check/report.js";
@@ -23,6 +23,10 @@ export interface AuditJudgeOptions {
   resources: ReadonlyMap<string, string> | undefined;
   /** Each object's evaluation budget, as serve's --eval-timeout. */
   evalTimeoutMs: number;
+  /**
+   * The CRDs to decode and validate objects with. With schemas, the objects are pruned and
+   * defaulted in place: pass objects the audit owns (a freshly parsed dump), never an informer's.
+   */
   schemas?: CrdSchemas;
   /** Called every `every` objects and at the end with how many were judged. */
   progress?: (judged: number, total: number, denied: number) => void;
@@ -41,9 +45,9 @@ export interface AuditJudgeOptions {
 export function judgeExisting(objects: readonly Existing[], opts: AuditJudgeOptions): ObjectResult[] {
   const { set, resources } = opts;
   // Every object first, so each lookup sees the whole cluster; an UPDATE finds the object itself.
-  const stored = objects.map((e) => {
-    const s = asStoredObject(e.object, opts.schemas);
-    opts.store.upsert(s);
+  const stored: Stored[] = objects.map((e) => {
+    const s = asStoredInPlace(e.object, opts.schemas);
+    opts.store.upsert(s.object as JsonObject);
     return s;
   });
   const ctx = { set, params: opts.params, store: opts.store, rejected: new RejectedObjects(), resources, evalTimeoutMs: opts.evalTimeoutMs };
@@ -52,13 +56,12 @@ export function judgeExisting(objects: readonly Existing[], opts: AuditJudgeOpti
   let denied = 0;
   for (const [i, e] of objects.entries()) {
     if (i > 0 && i % every === 0) opts.progress?.(i, objects.length, denied);
-    const object = stored[i] as JsonObject;
+    const s = stored[i] as Stored;
+    const object = s.object as JsonObject;
     const probe = requestFor({ uid: "", operation: "UPDATE", object, oldObject: object }, set, resources);
     if (matchingPolicies(set, probe).length === 0) continue;
-    const known = opts.schemas?.knows(e.object) ?? false;
-    const problems = (known && opts.schemas?.validate(e.object)) || [];
-    const subject = { object: e.object, file: e.file, line: e.line };
-    const result = judge({ operation: "UPDATE", identity: identityOf(e.object), subject }, { object, oldObject: object, problems, schemaKnown: known }, i, ctx);
+    const subject = { object, file: e.file, line: e.line };
+    const result = judge({ operation: "UPDATE", identity: identityOf(object), subject }, s, i, ctx);
     if (result.status === "denied") denied++;
     results.push(result);
   }

@@ -52,6 +52,8 @@ export async function runAudit(opts: AuditOptions): Promise<CheckReport> {
   }
   const params = bindFlags(set, opts.params ?? []);
   const store = loadContext({ paths: [], policies: opts.policies, context: opts.context, readStdin: opts.readStdin }, set, loadPlatform(opts.policies), log);
+  // Files the parse worker has not taken yet are parsed here, so both cores parse a directory of dumps.
+  parsing.help();
   const [result] = await parsing.result;
   throwIfAny(result?.errors ?? []);
   noteSkipped(result?.skipped ?? [], log);

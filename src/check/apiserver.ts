@@ -70,6 +70,22 @@ export function asSentToWebhook(
   return { request: shaped, problems };
 }
 
+/**
+ * An object that exists, as the cluster stores it and a webhook would see it in an UPDATE of
+ * itself: nulls pruned, defaults, a generation, and its schema problems, all in one walk over the
+ * object itself. Only for objects the caller owns (freshly parsed from a dump): for 50,000 VMs,
+ * copies cost more than judging them.
+ */
+export function asStoredInPlace(object: JsonObject, schemas: CrdSchemas | undefined): Stored {
+  if (!schemas?.knows(object)) {
+    const self = withGeneration(object, 1);
+    return { object: self, oldObject: self, problems: [], schemaKnown: false };
+  }
+  const admitted = schemas.admit(schemas.pruneNulls(object, true), true);
+  const self = withGeneration(admitted?.object ?? object, 1);
+  return { object: self, oldObject: self, problems: admitted?.problems ?? [], schemaKnown: true };
+}
+
 /** The object as the API server decodes it: nulls its schema does not allow pruned, then defaults. */
 function decoded(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
   return schemas && schemas.knows(object) ? schemas.withDefaults(schemas.pruneNulls(object)) : object;

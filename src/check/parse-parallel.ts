@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { parseInputFiles, type InputFile, type ParsedFiles } from "./inputs.js";
+import { listPieces, pieceText, type ListPiece } from "./list-pieces.js";
 
 /** Below this much YAML a worker costs more (start-up, transfer) than it saves. */
 export const PARALLEL_PARSE_BYTES = 1 << 20;
@@ -22,6 +23,28 @@ export interface ParseJob {
 
 /** What one file gave, or the unexpected error parsing it raised (manifest errors are in ParsedFiles). */
 export type FileOutcome = ParsedFiles | { fatal: string };
+
+/**
+ * What the threads parse: a whole file, or one item of a large List (see listPieces), which must
+ * give exactly one object, or its file is parsed whole (`{ retry: true }`).
+ */
+export interface ParseUnit {
+  /** Index of the file. */
+  of: number;
+  piece?: ListPiece;
+}
+
+export type UnitOutcome = FileOutcome | { retry: true };
+
+export function parseUnit(files: readonly InputFile[], unit: ParseUnit): UnitOutcome {
+  const file = files[unit.of] as InputFile;
+  if (!unit.piece) return parseOne(file);
+  const outcome = parseOne({ file: file.file, text: pieceText(file.text, unit.piece) });
+  if ("fatal" in outcome) return outcome;
+  if (outcome.objects.length !== 1 || outcome.skipped.length > 0 || outcome.errors.length > 0) return { retry: true };
+  for (const o of outcome.objects) o.line += unit.piece.lineOffset;
+  return outcome;
+}
 
 /** Takes the next file index off a counter shared by the threads; undefined when none is left. */
 export function takeFile(counter: Int32Array, count: number): number | undefined {
@@ -58,30 +81,56 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
     return { result, parseMs: () => ms, parallel: false, help: () => undefined, cancel: () => undefined };
   }
   const files = groups.flat();
+  const units: ParseUnit[] = [];
+  /** The units of each file: [first, end). */
+  const spans: [number, number][] = files.map((f, of) => {
+    const first = units.length;
+    const pieces = listPieces(f.text);
+    if (pieces) for (const piece of pieces) units.push({ of, piece });
+    else units.push({ of });
+    return [first, units.length];
+  });
   const counter = new Int32Array(new SharedArrayBuffer(4));
-  const outcomes: (FileOutcome | undefined)[] = new Array(files.length);
+  const outcomes: (UnitOutcome | undefined)[] = new Array(units.length);
   let workerMs = 0;
   let ownMs = 0;
   // Spelled from src/ down, so that it holds from the bundle (dist/src/bundle/) as well.
-  const worker = new Worker(new URL("../check/parse-worker.js", import.meta.url), { workerData: { files, counter } });
+  const worker = new Worker(new URL("../check/parse-worker.js", import.meta.url), { workerData: { files, units, counter } });
   const fromWorker = new Promise<void>((resolve, reject) => {
     worker.once("message", (m: { json?: string; ms?: number; error?: string }) => {
       workerMs = m.ms ?? 0;
       if (m.json === undefined) return reject(new Error(m.error));
-      for (const [i, outcome] of JSON.parse(m.json) as [number, FileOutcome][]) outcomes[i] = outcome;
+      for (const [i, outcome] of JSON.parse(m.json) as [number, UnitOutcome][]) outcomes[i] = outcome;
       resolve();
     });
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`the parse worker exited with code ${code} before answering`)));
   });
+  /** A file's outcome from its units; a List whose cut went wrong somewhere is parsed whole, here. */
+  const outcomeOf = (f: number): FileOutcome => {
+    const [first, end] = spans[f] as [number, number];
+    const parts: FileOutcome[] = [];
+    for (let u = first; u < end; u++) {
+      const outcome = outcomes[u];
+      if (!outcome) throw new Error(`the parse worker did not parse ${files[f]?.file}`);
+      if ("retry" in outcome) return parseOne(files[f] as InputFile);
+      parts.push(outcome);
+    }
+    if (parts.length === 1) return parts[0] as FileOutcome;
+    const merged: ParsedFiles = { objects: [], skipped: [], errors: [] };
+    for (const part of parts) {
+      if ("fatal" in part) return part;
+      for (const o of part.objects) merged.objects.push(o);
+    }
+    return merged;
+  };
   const result = fromWorker.then(() => {
     const out: ParsedFiles[] = [];
     let i = 0;
     for (const group of groups) {
       const parsed: ParsedFiles = { objects: [], skipped: [], errors: [] };
       for (let end = i + group.length; i < end; i++) {
-        const outcome = outcomes[i];
-        if (!outcome) throw new Error(`the parse worker did not parse ${files[i]?.file}`);
+        const outcome = outcomeOf(i);
         if ("fatal" in outcome) throw new Error(outcome.fatal);
         for (const o of outcome.objects) parsed.objects.push(o);
         parsed.skipped.push(...outcome.skipped);
@@ -96,7 +145,7 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
   guard(result);
   const help = () => {
     const t = performance.now();
-    for (let i = takeFile(counter, files.length); i !== undefined; i = takeFile(counter, files.length)) outcomes[i] = parseOne(files[i] as InputFile);
+    for (let i = takeFile(counter, units.length); i !== undefined; i = takeFile(counter, units.length)) outcomes[i] = parseUnit(files, units[i] as ParseUnit);
     ownMs += performance.now() - t;
   };
   return { result, parseMs: () => workerMs + ownMs, parallel: true, help, cancel: () => void worker.terminate() };

@@ -118,12 +118,13 @@ export class CrdSchemas {
   /**
    * A copy without the nulls the schema does not allow (no `nullable: true`), as the API server
    * drops them before defaulting: `settings:` left empty, or a Helm value rendered as null, is
-   * then absent (or defaulted) rather than "must be object".
+   * then absent (or defaulted) rather than "must be object". `inPlace` prunes the object itself,
+   * for a caller that owns it.
    */
-  pruneNulls(object: JsonObject): JsonObject {
+  pruneNulls(object: JsonObject, inPlace = false): JsonObject {
     const schema = this.structural.get(this.key(object));
     if (!schema) return object;
-    const copy = cloneJson(object);
+    const copy = inPlace ? object : cloneJson(object);
     pruneNulls(copy, schema);
     // ObjectMeta is the API server's own: a null label or annotation map is no map at all.
     if (isObject(copy.metadata)) for (const [k, v] of Object.entries(copy.metadata)) if (v === null) delete copy.metadata[k];
