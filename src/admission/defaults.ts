@@ -16,4 +16,13 @@ export const SERVER_DEFAULTS = {
   reloadDebounceMs: 250,
   /** Re-check policies and certificates this often without events (0: never). */
   reloadIntervalMs: 10_000,
+  /** /metrics (and the probes) over plain HTTP on their own port, never on the webhook's. */
+  metricsPort: 9090,
+  /**
+   * Open connections on the webhook port; past it new ones are closed at once. Each API server
+   * keeps a pool of a few dozen; 3 API servers and the kubelet's probes fit many times over.
+   */
+  maxConnections: 1000,
+  /** A connection that has not completed its TLS handshake by then is closed (slowloris, port scans). */
+  tlsHandshakeTimeoutMs: 5000,
 } as const;

@@ -41,6 +41,7 @@ export class ServerMetrics {
   readonly evaluationDuration: Histogram<"kind" | "operation">;
   readonly decisions: Counter<"decision" | "kind" | "operation" | "policy">;
   readonly badRequests: Counter<"code">;
+  readonly droppedConnections: Counter;
   readonly inFlight: Gauge;
   readonly policyReloads: Counter;
   readonly policyReloadErrors: Counter;
@@ -84,8 +85,13 @@ export class ServerMetrics {
     });
     this.badRequests = new Counter({
       name: "virtguard_bad_requests_total",
-      help: "POST /validate requests refused before evaluation (400 malformed review, 413 too large), by HTTP status.",
+      help: "POST /validate requests refused before evaluation (400 malformed review, 401 client certificate missing or not signed by --client-ca, 413 too large), by HTTP status.",
       labelNames: ["code"],
+      registers,
+    });
+    this.droppedConnections = new Counter({
+      name: "virtguard_dropped_connections_total",
+      help: "Connections closed on arrival because --max-connections were already open.",
       registers,
     });
     this.inFlight = new Gauge({ name: "virtguard_admission_requests_in_flight", help: "POST /validate requests being processed.", registers });

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { JsonValue } from "../engine/index.js";
 import { createApp, type Health } from "./app.js";
 import { SERVER_DEFAULTS } from "./defaults.js";
@@ -38,6 +39,16 @@ export interface ServerOptions {
   /** Re-check policies and certificates this often even without events (0: never); default SERVER_DEFAULTS (10 s). */
   reloadIntervalMs?: number;
   maxBodyBytes?: number;
+  /**
+   * PEM bundle of the CA(s) that sign the API server's client certificate. When set, POST /validate
+   * answers only clients presenting a certificate it signed (401 otherwise); /healthz and /readyz
+   * stay open for the kubelet, which presents none.
+   */
+  clientCa?: string;
+  /** Open connections on the webhook port (default SERVER_DEFAULTS.maxConnections). */
+  maxConnections?: number;
+  /** Close connections whose TLS handshake is not done after this long (default 5 s). */
+  tlsHandshakeTimeoutMs?: number;
   /** Node.js process metrics (default true; tests with many servers in one process turn them off). */
   defaultMetrics?: boolean;
 }
@@ -118,9 +129,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const metricsOnMain = opts.metricsPort === undefined;
   const app = createApp({ health, metrics: metricsOnMain ? metrics.registry : undefined, validate });
 
+  const clientCa = opts.clientCa;
   // The hot path: POST /validate (the API server appends ?timeout=10s) never enters express.
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? "";
+    if (clientCa !== undefined && url.startsWith("/validate") && !(req.socket as TLSSocket).authorized) {
+      refuseClient(req, res, metrics, logger);
+      return;
+    }
     if (req.method === "POST" && url.startsWith("/validate") && (url.length === 9 || url.charCodeAt(9) === 63 /* ? */)) {
       validate(req, res);
       return;
@@ -140,7 +156,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     certificates = new CertificateFiles(
       opts.tls.certFile,
       opts.tls.keyFile,
-      (pair) => server.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key }),
+      (pair) => server.setSecureContext({ ...TLS_OPTIONS, ...clientAuth(clientCa), cert: pair.cert, key: pair.key }),
       logger,
       metrics,
     );
@@ -150,8 +166,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const server: HttpsServer = createHttpsServer(
     {
       ...TLS_OPTIONS,
+      ...clientAuth(clientCa),
       cert: initial.cert,
       key: initial.key,
+      handshakeTimeout: opts.tlsHandshakeTimeoutMs ?? SERVER_DEFAULTS.tlsHandshakeTimeoutMs,
       // Slow or stalled clients cannot hold a request open for long…
       requestTimeout: 30_000,
       headersTimeout: 10_000,
@@ -161,6 +179,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     onRequest,
   );
+  server.maxConnections = opts.maxConnections ?? SERVER_DEFAULTS.maxConnections;
+  server.on("drop", () => metrics.droppedConnections.inc());
   server.on("tlsClientError", (err) => logger.debug({ err: err.message }, "TLS handshake failed"));
   // "Expect: 100-continue": only invite a body the server would accept (the 413 is sent instead).
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
@@ -191,6 +211,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       port,
       address: opts.address ?? "(all)",
       metrics: metricsOnMain ? `https://:${port}/metrics` : `http://:${metricsPort}/metrics`,
+      metricsPort,
+      clientCa: opts.clientCa !== undefined,
+      maxConnections: server.maxConnections,
       tls: dev ? { mode: "dev", caFile: dev.caFile } : { mode: "files", cert: certificates?.certFile, key: certificates?.keyFile },
       policiesDir: opts.policiesDir,
       policies: serving.set.policies.map((p) => p.name),
@@ -255,4 +278,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return shutdownPromise;
     },
   };
+}
+
+/**
+ * With a client CA the handshake asks every client for a certificate but admits those without
+ * one (or with a bad one): the kubelet's probes present none, and a rejected client should get a
+ * readable 401 rather than a TLS alert. /validate then checks `authorized`.
+ */
+function clientAuth(ca: string | undefined): { ca?: string; requestCert?: boolean; rejectUnauthorized?: boolean } {
+  return ca === undefined ? {} : { ca, requestCert: true, rejectUnauthorized: false };
+}
+
+function refuseClient(req: IncomingMessage, res: ServerResponse, metrics: ServerMetrics, logger: Logger): void {
+  const socket = req.socket as TLSSocket;
+  const why = socket.authorizationError ? String(socket.authorizationError) : "no client certificate";
+  metrics.badRequests.inc({ code: "401" });
+  logger.warn({ remote: socket.remoteAddress, reason: why }, "/validate refused: the client certificate is not signed by --client-ca");
+  const body = JSON.stringify({ error: `a client certificate signed by the configured client CA is required (${why})`, code: 401 });
+  // The body is not read: the connection is closed after the answer.
+  res.writeHead(401, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" });
+  res.end(body);
 }

@@ -109,7 +109,7 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
     } catch (err) {
       decision = "error";
       const message = (err as Error).message ?? String(err);
-      logger.error({ uid: request.uid, ...who(request), err: message, stack: (err as Error).stack, failureRule, generation: serving.generation }, "evaluation failed");
+      logger.error({ uid: forLog(request.uid), ...who(request), err: message, stack: (err as Error).stack, failureRule, generation: serving.generation }, "evaluation failed");
       response = encodeFailure(request.uid, message, failureRule);
     }
     const evalEnd = performance.now();
@@ -128,7 +128,7 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
     if (info && verdict !== undefined) logFindings(request, verdict, serving.generation);
     if (debug) {
       logger.debug(
-        { uid: request.uid, ...who(request), dryRun: request.dryRun === true, decision, durationMs: round(performance.now() - start), generation: serving.generation },
+        { uid: forLog(request.uid), ...who(request), dryRun: request.dryRun === true, decision, durationMs: round(performance.now() - start), generation: serving.generation },
         "admission request",
       );
     }
@@ -136,10 +136,11 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
 
   function logFindings(request: AdmissionRequest, verdict: Verdict, generation: number): void {
     if (verdict.denials.length + verdict.warnings.length + verdict.audits.length === 0) return;
-    const base = { uid: request.uid, ...who(request), dryRun: request.dryRun === true, generation };
+    const base = { uid: forLog(request.uid), ...who(request), dryRun: request.dryRun === true, generation };
     // A message is rendered from the object; for a Secret it could quote the data.
     const secret = request.kind.group === "" && request.kind.kind === "Secret";
-    const text = (f: Finding): string => (secret ? "[message about a Secret not logged]" : f.message);
+    // Messages quote values from the object: long ones are cut like names.
+    const text = (f: Finding): string => (secret ? "[message about a Secret not logged]" : (forLog(f.message, 4096) as string));
     for (const f of verdict.denials) logger.info({ ...base, policy: f.policy, action: "Deny", reason: f.reason, message: text(f) }, "denied");
     for (const f of verdict.warnings) logger.info({ ...base, policy: f.policy, action: "Warn", message: text(f) }, "warning");
     for (const f of verdict.audits) logger.info({ ...base, policy: f.policy, action: "Audit", message: text(f) }, "audit");
@@ -185,13 +186,23 @@ function hasPolicy(findings: readonly Finding[], policy: string): boolean {
   return false;
 }
 
+/** Names are at most 253 characters in Kubernetes, but a review's fields are whatever was sent. */
+const LOGGED_STRING_MAX = 256;
+
+/** A string from a request as logs carry it: at most LOGGED_STRING_MAX characters, with the length when cut. */
+export function forLog(value: unknown, max = LOGGED_STRING_MAX): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const text = typeof value === "string" ? value : String(value);
+  return text.length <= max ? text : `${text.slice(0, max)}…[${text.length} characters]`;
+}
+
 function who(request: AdmissionRequest): { user: string | undefined; kind: string; operation: string; namespace: string | undefined; name: string | undefined } {
   return {
-    user: request.userInfo?.username,
-    kind: request.kind.group ? `${request.kind.kind}.${request.kind.group}` : request.kind.kind,
+    user: forLog(request.userInfo?.username),
+    kind: forLog(request.kind.group ? `${request.kind.kind}.${request.kind.group}` : request.kind.kind) as string,
     operation: request.operation,
-    namespace: request.namespace,
-    name: request.name,
+    namespace: forLog(request.namespace),
+    name: forLog(request.name),
   };
 }
 

@@ -1,3 +1,5 @@
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { isAbsolute, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fileContextProvider, type ContextProvider } from "../cluster/context-provider.js";
@@ -15,7 +17,8 @@ import { SERVE_FLAGS } from "./serve-flags.js";
 const usage = `Usage: virtguard serve [flags]
 
 Runs the validating admission webhook: POST /validate over HTTPS (AdmissionReview v1, every kind on
-one path), GET /healthz, GET /readyz and GET /metrics. Policies and certificate files are reloaded
+one path), GET /healthz and GET /readyz; GET /metrics (and the probes again) over plain HTTP on
+--metrics-port. Policies and certificate files are reloaded
 when they change on disk. SIGTERM fails /readyz, waits --shutdown-delay, stops accepting connections,
 finishes the requests in flight and exits 0 within --shutdown-grace-period; SIGINT (Ctrl-C) skips
 the delay.
@@ -35,6 +38,29 @@ Examples:
     --metrics-port 9090 --param edition=EE
 `;
 
+function positiveInteger(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1) throw new UsageError(`--${flag} "${text}": expected a whole number of at least 1`);
+  return n;
+}
+
+/** --client-ca: read at start; a file without a PEM certificate is a usage error. */
+function readClientCa(file: string | undefined): { file: string; pem: string } | undefined {
+  if (file === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`--client-ca ${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new UsageError(`--client-ca ${file}: no PEM certificate in it`);
+  }
+  return { file, pem };
+}
+
 function parsePort(text: string, flag: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || n > 65535) throw new UsageError(`--${flag} "${text}": expected a port number (0-65535)`);
@@ -49,7 +75,11 @@ export interface ServeConfig {
   context: string[];
   params: Record<string, JsonValue>;
   logLevel: LogLevel;
-  metricsPort: number | undefined;
+  metricsPort: number;
+  /** --client-ca's file and its PEM text. */
+  clientCa: { file: string; pem: string } | undefined;
+  maxConnections: number;
+  tlsHandshakeTimeoutMs: number;
   failureRule: "deny" | "allow";
   evalTimeoutMs: number;
   shutdownDelayMs: number;
@@ -131,7 +161,10 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     context,
     params,
     logLevel: logLevel as LogLevel,
-    metricsPort: metricsPort === undefined ? undefined : parsePort(metricsPort, "metrics-port"),
+    metricsPort: parsePort(metricsPort, "metrics-port"),
+    clientCa: readClientCa(one("client-ca")),
+    maxConnections: positiveInteger(one("max-connections"), "max-connections"),
+    tlsHandshakeTimeoutMs: durationFlag("tls-handshake-timeout", one("tls-handshake-timeout")),
     failureRule,
     evalTimeoutMs,
     shutdownDelayMs: durationFlag("shutdown-delay", one("shutdown-delay")),
@@ -171,7 +204,7 @@ async function contextProvider(config: ServeConfig, logger: Logger): Promise<Con
   }
 }
 
-function devBanner(running: RunningServer, config: ServeConfig): string {
+function devBanner(running: RunningServer): string {
   const dev = running.dev;
   if (!dev) return "";
   const samplePath = fileURLToPath(new URL("../../../examples/review-vm-300-cores.json", import.meta.url));
@@ -182,7 +215,7 @@ function devBanner(running: RunningServer, config: ServeConfig): string {
     `virtguard: its CA certificate is in ${dev.caFile}; the serving certificate covers localhost, 127.0.0.1 and ::1.`,
     "virtguard: try it (a VM with 300 cores is denied):",
     `  curl --cacert ${dev.caFile} -H 'Content-Type: application/json' --data-binary @${sample} https://localhost:${running.port}/validate`,
-    config.metricsPort === undefined ? `  curl --cacert ${dev.caFile} https://localhost:${running.port}/readyz` : `  curl http://localhost:${running.metricsPort}/readyz`,
+    `  curl http://localhost:${running.metricsPort}/metrics`,
     "",
   ].join("\n");
 }
@@ -207,6 +240,9 @@ export const command: Command = {
         context,
         logger,
         metricsPort: config.metricsPort,
+        clientCa: config.clientCa?.pem,
+        maxConnections: config.maxConnections,
+        tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs,
         failureRule: config.failureRule,
         evalTimeoutMs: config.evalTimeoutMs,
         shutdownDelayMs: config.shutdownDelayMs,
@@ -219,7 +255,7 @@ export const command: Command = {
       await context.close().catch(() => undefined);
       throw new UsageError(`cannot start: ${(err as Error).message}`);
     }
-    process.stderr.write(devBanner(running, config));
+    process.stderr.write(devBanner(running));
 
     return new Promise<number>((resolve) => {
       let signalled = false;

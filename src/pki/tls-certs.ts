@@ -144,6 +144,52 @@ export function issueServingCert(ca: PemPair, opts: ServingCertOptions): PemPair
   return { cert, key: pkcs8Pem(key) };
 }
 
+export interface ClientCertOptions {
+  /** Subject CN: the user name the server sees, e.g. "kube-apiserver". */
+  commonName: string;
+  /** Default "ecdsa-p256". */
+  keyType?: KeyType;
+  /** Validity in days; default 365. Clamped to the CA's own expiry. */
+  days?: number;
+  now?: Date;
+}
+
+/**
+ * A client certificate (clientAuth), signed by `ca`: what the API server presents to a webhook
+ * served with --client-ca, through the kubeconfig of its AdmissionConfiguration.
+ */
+export function issueClientCert(ca: PemPair, opts: ClientCertOptions): PemPair {
+  const now = opts.now ?? new Date();
+  const keyType = opts.keyType ?? "ecdsa-p256";
+  const days = positiveDays(opts.days ?? DEFAULT_LEAF_DAYS, "certificate validity");
+  const caCert = new X509Certificate(ca.cert);
+  const caKey = createPrivateKey(ca.key);
+  if (!caCert.ca) throw new Error("the CA certificate is not a CA (basicConstraints CA:false)");
+  if (!caCert.checkPrivateKey(caKey)) throw new Error("the CA key does not match the CA certificate");
+  const key = generateKey(keyType);
+  const spki = spkiDer(key);
+  const caNotAfter = new Date(caCert.validTo);
+  const wanted = new Date(now.getTime() + days * DAY_MS);
+  const notAfter = wanted.getTime() > caNotAfter.getTime() ? caNotAfter : wanted;
+  if (notAfter.getTime() <= now.getTime()) throw new Error(`the CA expired on ${caNotAfter.toISOString()}`);
+  const cert = buildCertificate({
+    subject: [{ name: "commonName", value: opts.commonName }],
+    issuer: subjectNameOf(caCert),
+    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notAfter,
+    spki,
+    extensions: [
+      { name: "basicConstraints", cA: false, critical: true },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: keyType !== "ecdsa-p256", critical: true },
+      { name: "extKeyUsage", clientAuth: true },
+      skiExtension(subjectKeyIdentifier(spki)),
+      akiExtension(subjectKeyIdentifier(spkiDer(caKey))),
+    ],
+    issuerKey: caKey,
+  });
+  return { cert, key: pkcs8Pem(key) };
+}
+
 /**
  * An in-memory CA and a serving certificate for local use (the server's dev mode):
  * localhost, 127.0.0.1 and ::1, plus any extra names.

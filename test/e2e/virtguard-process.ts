@@ -5,6 +5,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { CLI } from "../support/paths.js";
@@ -94,6 +95,19 @@ export async function registerWebhook(cp: ControlPlane, port: number, caFile: st
   return vwc.stdout;
 }
 
+/** GET over plain HTTP (the metrics port). */
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
 export function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.get(url, { ca, timeout: 3000 }, (res) => {
@@ -130,7 +144,7 @@ export async function startVirtguard(opts: {
   /** Node.js flags before the script, e.g. ["--cpu-prof"]. */
   nodeArgs?: string[];
 }): Promise<VirtguardProcess> {
-  const [port] = (await freePorts(1)) as [number];
+  const [port, metricsPort] = (await freePorts(2)) as [number, number];
   const args = [
     ...(opts.nodeArgs ?? []),
     CLI,
@@ -145,6 +159,8 @@ export async function startVirtguard(opts: {
     opts.certs.key,
     "--kubeconfig",
     opts.kubeconfig,
+    "--metrics-port",
+    String(metricsPort),
     "--shutdown-delay",
     "0",
     "--shutdown-grace-period",
@@ -197,7 +213,7 @@ export async function startVirtguard(opts: {
     pid,
     readyMs,
     output: () => out,
-    metrics: async () => (await httpsGet(`${base}/metrics`, ca)).body,
+    metrics: async () => (await httpGet(`http://127.0.0.1:${metricsPort}/metrics`)).body,
     rssBytes: () => {
       const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
       const m = /VmRSS:\s+(\d+) kB/.exec(status);

@@ -206,7 +206,9 @@ export interface CliServer {
  */
 export function spawnServe(args: string[], env: Record<string, string> = {}, how: { bin?: string; cwd?: string; env?: Record<string, string> } = {}): Promise<CliServer> {
   const [command, ...pre] = how.bin ? [how.bin] : [process.execPath, CLI];
-  const child = spawn(command as string, [...pre, "serve", ...args], { cwd: how.cwd, env: { ...(how.env ?? process.env), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // Never the default metrics port: other servers (and other test runs) may hold it.
+  const metrics = args.some((a) => a.startsWith("--metrics-port")) ? [] : ["--metrics-port=0"];
+  const child = spawn(command as string, [...pre, "serve", ...metrics, ...args], { cwd: how.cwd, env: { ...(how.env ?? process.env), ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const stdout: string[] = [];
   let stderr = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));

@@ -143,6 +143,10 @@ describe("virtguard serve flags", () => {
     for (const [args, message] of [
       [["--tls-cert", "x.crt"], /--tls-cert and --tls-key go together/],
       [["--failure-rule", "maybe"], /--failure-rule "maybe": expected deny or allow/],
+      [["--client-ca", "/nonexistent/ca.crt"], /--client-ca \/nonexistent\/ca.crt: cannot read: ENOENT/],
+      [["--client-ca", "/etc/hostname"], /--client-ca \/etc\/hostname: no PEM certificate in it/],
+      [["--max-connections", "0"], /--max-connections "0": expected a whole number of at least 1/],
+      [["--tls-handshake-timeout", "fast"], /--tls-handshake-timeout: invalid duration "fast"/],
       [["--eval-timeout", "soon"], /--eval-timeout: invalid duration "soon"/],
       [["--eval-timeout", "0"], /--eval-timeout must be more than 0/],
       [["--port", "99999"], /--port "99999"/],
@@ -212,13 +216,16 @@ describe("virtguard serve flags", () => {
     assert.deepEqual(flags.params, { edition: "CE" });
   });
 
-  test("defaults: port 8443, dev certificates, deny on internal errors, 2 s deadline", () => {
+  test("defaults: port 8443, metrics on 9090, dev certificates, deny on internal errors, 2 s deadline, no client CA, 1000 connections, 5 s handshakes", () => {
     const c = parseServeConfig([], {});
     assert.equal(c.port, 8443);
     assert.ok("dev" in c.tls);
     assert.equal(c.failureRule, "deny");
     assert.equal(c.evalTimeoutMs, 2000);
-    assert.equal(c.metricsPort, undefined);
+    assert.equal(c.metricsPort, 9090);
+    assert.equal(c.clientCa, undefined);
+    assert.equal(c.maxConnections, 1000);
+    assert.equal(c.tlsHandshakeTimeoutMs, 5000);
     assert.equal(c.shutdownDelayMs, 5000);
     assert.equal(c.shutdownGracePeriodMs, 25_000);
   });
