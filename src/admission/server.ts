@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { ServerMetrics } from "./metrics.js";
 import { PolicyStore } from "./policy-store.js";
 import { CertificateFiles, createDevCertificates, TLS_OPTIONS, type CertPair, type DevCertificates } from "./tls.js";
+import { startOpsPort, type OpsPort } from "./ops-port.js";
 import { createValidateHandler, MAX_BODY_BYTES, type FailureRule } from "./validate.js";
 
 export type TlsSource = { certFile: string; keyFile: string } | { dev: true; caFile?: string };
@@ -188,18 +189,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     onRequest(req, res);
   });
 
-  let metricsServer: HttpServer | undefined;
+  let opsPort: OpsPort | undefined;
   const port = await listen(server, opts.port, opts.address);
-  let metricsPort: number | undefined;
   try {
     if (!metricsOnMain) {
-      metricsServer = createHttpServer(createApp({ health, metrics: metrics.registry }));
-      metricsPort = await listen(metricsServer, opts.metricsPort ?? 0, opts.address);
+      // Longer than any one evaluation may hold the loop, with room for a GC pause.
+      const stallLimitMs = evalTimeoutMs + 3000;
+      opsPort = await startOpsPort({ port: opts.metricsPort ?? 0, address: opts.address, health, registry: metrics.registry, stallLimitMs });
     }
   } catch (err) {
     server.close();
     throw err;
   }
+  const metricsPort = opsPort?.port;
 
   certificates?.watch(debounce, interval);
   policies.watch(debounce, interval);
@@ -250,13 +252,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       logger.error({ connections: forced }, "grace period over: closing the connections still open");
       httpsServer.closeAllConnections();
     }
-    if (metricsServer) {
-      const m = metricsServer;
-      await new Promise<void>((resolve) => {
-        m.close(() => resolve());
-        m.closeAllConnections();
-      });
-    }
+    await opsPort?.close();
     await context.close();
     logger.info({ clean, forced, tookMs: Date.now() - started }, "shut down");
     return { clean, forced };

@@ -58,10 +58,10 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
     res.end(body);
   }
 
-  function refuse(res: ServerResponse, status: 400 | 413, message: string, close = false): void {
+  function refuse(res: ServerResponse, status: 400 | 413, message: string, close = false, uid?: string): void {
     metrics.badRequests.inc({ code: String(status) });
-    if (debug) logger.debug({ status, err: message }, "admission request refused");
-    reply(res, status, JSON.stringify({ error: message, code: status }), close);
+    if (debug) logger.debug({ status, err: forLog(message, 1024), uid: forLog(uid) }, "admission request refused");
+    reply(res, status, JSON.stringify(uid === undefined ? { error: message, code: status } : { error: message, code: status, uid }), close);
   }
 
   /**
@@ -91,7 +91,8 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
     try {
       request = decodeReview(parsed);
     } catch (err) {
-      if (err instanceof ReviewError) return refuse(res, 400, `not an admission.k8s.io/v1 AdmissionReview: ${err.message}`);
+      // The uid, when one was sent, goes back with the refusal so the caller can match it up.
+      if (err instanceof ReviewError) return refuse(res, 400, `not an admission.k8s.io/v1 AdmissionReview: ${err.message}`, false, uidOf(parsed));
       throw err;
     }
     const serving = policies.current;
@@ -179,6 +180,12 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
       if (debug) logger.debug({ err: err.message }, "request stream error");
     });
   };
+}
+
+function uidOf(body: unknown): string | undefined {
+  const request = typeof body === "object" && body !== null ? (body as { request?: unknown }).request : undefined;
+  const uid = typeof request === "object" && request !== null ? (request as { uid?: unknown }).uid : undefined;
+  return typeof uid === "string" && uid !== "" ? uid : undefined;
 }
 
 function hasPolicy(findings: readonly Finding[], policy: string): boolean {

@@ -197,10 +197,12 @@ describe("virtguard manifests", () => {
     // A priority class that the set itself creates.
     assert.equal(pod.priorityClassName, "virtguard-critical");
     find(objs, "PriorityClass", pod.priorityClassName);
-    // Probes on the serving port.
+    // Probes on the metrics port, answered off the evaluation thread.
     assert.equal(c.ports?.[0]?.name, "https");
-    assert.deepEqual(c.readinessProbe?.httpGet, { path: "/readyz", port: "https", scheme: "HTTPS" });
-    assert.deepEqual(c.livenessProbe?.httpGet, { path: "/healthz", port: "https", scheme: "HTTPS" });
+    assert.deepEqual(c.ports?.[1], { name: "metrics", containerPort: 9090, protocol: "TCP" });
+    assert.ok(c.args?.includes("--metrics-port=9090"));
+    assert.deepEqual(c.readinessProbe?.httpGet, { path: "/readyz", port: "metrics", scheme: "HTTP" });
+    assert.deepEqual(c.livenessProbe?.httpGet, { path: "/healthz", port: "metrics", scheme: "HTTP" });
     // Requests and limits for CPU and memory.
     for (const r of ["cpu", "memory"]) {
       assert.ok(c.resources?.requests?.[r], `requests.${r}`);

@@ -195,6 +195,8 @@ export async function eventually(what: string, fn: () => boolean | Promise<boole
 export interface CliServer {
   child: ChildProcess;
   port: number;
+  /** --metrics-port as it was bound (the `listening` line). */
+  metricsPort: number | undefined;
   stdout: string[];
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -225,10 +227,10 @@ export function spawnServe(args: string[], env: Record<string, string> = {}, how
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         stdout.push(line);
-        const parsed = JSON.parse(line) as { msg?: string; port?: number };
+        const parsed = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
         if (parsed.msg === "listening" && typeof parsed.port === "number") {
           clearTimeout(timer);
-          resolve({ child, port: parsed.port, stdout, stderr: () => stderr, exited });
+          resolve({ child, port: parsed.port, metricsPort: parsed.metricsPort, stdout, stderr: () => stderr, exited });
         }
       }
     });
