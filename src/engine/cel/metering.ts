@@ -48,8 +48,8 @@ export function budgetTrip(): BudgetExceededError | undefined {
   return trip;
 }
 
-/** Functions whose work grows with the square of a list's size. */
-const QUADRATIC = new Set(["distinct"]);
+/** Functions whose work grows with the square of a list's size when its items are lists or maps (compared by CEL equality). */
+const QUADRATIC_ON_CONTAINERS = new Set(["distinct"]);
 
 /** Units for one call: 1, plus the size of every list or map it is handed, plus 1 per 64 string bytes. */
 function cost(name: string, target: CelValue | undefined, args: readonly CelValue[]): number {
@@ -58,7 +58,9 @@ function cost(name: string, target: CelValue | undefined, args: readonly CelValu
     if (typeof v === "string") units += v.length >> 6;
     else if (typeof v === "object" && v !== null && (isCelList(v) || isCelMap(v))) {
       const size = v.size;
-      units += QUADRATIC.has(name) ? size * size : size;
+      const first = isCelList(v) ? v.get(0) : undefined;
+      const containers = typeof first === "object" && first !== null && (isCelList(first) || isCelMap(first));
+      units += QUADRATIC_ON_CONTAINERS.has(name) && containers ? size * size : size;
     }
   };
   add(target);
