@@ -222,3 +222,12 @@ test("a request no policy matches is allowed with nothing to say", () => {
   });
   assert.deepEqual(verdict, { allowed: true, denials: [], warnings: [], audits: [], matched: [] });
 });
+
+test("a filter over a long list is charged linearly: each step's `accu + [x]` costs one unit, not the accumulator's size", () => {
+  const n = 5000;
+  const list = "[" + Array.from({ length: n }, (_, i) => i).join(",") + "]";
+  const docs = [policyDoc("linear", { validations: [deny(`${list}.filter(x, x >= 0).size() == ${n}`, "never")] })];
+  const budget = new EvaluationBudget();
+  assert.equal(run(docs, { object: vm(1), budget }).allowed, true);
+  assert.ok(budget.used < 10 * n, `spent ${budget.used} units for ${n} items`);
+});

@@ -64,7 +64,10 @@ function cost(name: string, target: CelValue | undefined, args: readonly CelValu
     }
   };
   add(target);
-  for (const a of args) add(a);
+  // `a + b` on lists appends b to a's items (flat-list.ts): a filter's `accu + [x]` is one unit
+  // a step, not the accumulator's size, or a linear filter would be charged quadratically.
+  if (name === "_+_" && args.length === 2 && typeof args[0] === "object" && args[0] !== null && isCelList(args[0])) add(args[1]);
+  else for (const a of args) add(a);
   return units;
 }
 
