@@ -16,7 +16,11 @@ const BUNDLED = new Set(["@bufbuild/cel", "@bufbuild/cel-spec", "@bufbuild/proto
 
 rmSync(BUNDLE_DIR, { recursive: true, force: true });
 const result = await build({
-  entryPoints: { cli: fileURLToPath(new URL("../src/cli/cli.js", import.meta.url)) },
+  entryPoints: {
+    cli: fileURLToPath(new URL("../src/cli/cli.js", import.meta.url)),
+    // serve's probe thread, started from a file next to the module that starts it (ops-port.ts).
+    "ops-thread": fileURLToPath(new URL("../src/admission/ops-thread.js", import.meta.url)),
+  },
   outdir: BUNDLE_DIR,
   bundle: true,
   splitting: true,
