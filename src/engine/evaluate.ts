@@ -320,6 +320,8 @@ class PolicyRun {
       case "ipQuery": {
         const within = variable.within ? cidrList(this.value(variable.within, `lookup "${variable.name}" within`)) : undefined;
         const outside = variable.outside ? cidrList(this.value(variable.outside, `lookup "${variable.name}" outside`)) : undefined;
+        // The ranges are parsed, sorted and merged before the index is read.
+        this.budget.charge(1 + (within?.length ?? 0) + (outside?.length ?? 0));
         const found = this.context.ipQuery(variable.kind, variable.index, { within, outside, limit: variable.limit });
         this.budget.charge(found.length);
         return found;
@@ -327,6 +329,7 @@ class PolicyRun {
       case "indexQuery": {
         const keys = keyList(this.value(variable.key, `lookup "${variable.name}" key`));
         const anyOf = variable.anyOf;
+        this.budget.charge(1 + keys.length);
         const found = this.context.indexQuery(variable.kind, variable.index, keys, variable.limit);
         this.budget.charge(found.length);
         if (!anyOf) return found;

@@ -106,16 +106,21 @@ function merge(ranges: Range[]): Range[] {
   return out;
 }
 
-/** The parts of `ranges` not covered by `holes` (both sorted and merged). */
+/**
+ * The parts of `ranges` not covered by `holes` (both sorted and merged), in one pass over each:
+ * a hole that ends before a range starts ends before every later range too.
+ */
 function subtract(ranges: Range[], holes: Range[]): Range[] {
   const out: Range[] = [];
+  let first = 0;
   for (const [start, end] of ranges) {
+    while (first < holes.length && (holes[first] as Range)[1] < start) first++;
     let cursor = start;
-    for (const [hs, he] of holes) {
-      if (he < cursor || hs > end) continue;
+    for (let i = first; i < holes.length && cursor <= end; i++) {
+      const [hs, he] = holes[i] as Range;
+      if (hs > end) break;
       if (hs > cursor) out.push([cursor, hs - 1n]);
-      cursor = he + 1n;
-      if (cursor > end) break;
+      if (he + 1n > cursor) cursor = he + 1n;
     }
     if (cursor <= end) out.push([cursor, end]);
   }

@@ -74,3 +74,31 @@ test("50,000 keys: range queries return exactly the objects in range", () => {
   // 10.1.128.0 up to the last key, 10.1.134.158: (99998 - 98304) / 2 + 1 keys.
   assert.equal(index.query({ within: ["10.1.0.0/16"], outside: ["10.1.0.0/17"] }).length, 848);
 });
+
+test("within and outside, random CIDRs: the objects a direct check of every address finds", () => {
+  // A seeded generator: the same cases every run.
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const addr = (n: number): string => `10.0.${n >> 8}.${n & 255}`;
+  const cidr = (): { text: string; start: number; end: number } => {
+    const prefix = 22 + rand(11);
+    const size = 2 ** (32 - prefix);
+    const start = Math.floor(rand(1024) / size) * size;
+    return { text: `${addr(start)}/${prefix}`, start, end: start + size - 1 };
+  };
+  const index = new IPIndex();
+  for (let n = 0; n < 1024; n += 3) index.add({ metadata: { name: `a${n}` } }, [addr(n)]);
+  for (let round = 0; round < 200; round++) {
+    const within = Array.from({ length: rand(6) }, cidr);
+    const outside = Array.from({ length: rand(8) }, cidr);
+    const expected: string[] = [];
+    for (let n = 0; n < 1024; n += 3) {
+      if (within.some((c) => c.start <= n && n <= c.end) && !outside.some((c) => c.start <= n && n <= c.end)) expected.push(`a${n}`);
+    }
+    const got = index.query({ within: within.map((c) => c.text), outside: outside.map((c) => c.text) });
+    assert.deepEqual(names(got), expected.sort(), `within ${within.map((c) => c.text)} outside ${outside.map((c) => c.text)}`);
+  }
+});

@@ -2,7 +2,9 @@ import * as q from "./quantity.js";
 import * as net from "./net.js";
 import { quantityValue } from "./quantity-value.js";
 import { regex } from "./regex.js";
+import { isCelUint } from "@bufbuild/cel";
 import { eq } from "./codegen/operators.js";
+import { charge } from "./metering.js";
 import { big, Double, intOf, Opaque, type Value } from "./codegen/values.js";
 
 /*
@@ -178,6 +180,23 @@ function extreme(list: readonly Value[], pick: (a: Comparable, b: Comparable) =>
 
 type List = readonly Value[];
 
+/**
+ * What CEL equality compares a scalar by, as a Set key: strings, bools and null as themselves,
+ * numbers of any kind by value (1 == 1.0 == 1u). Undefined for NaN (equal to nothing) and for
+ * every other value.
+ */
+function equalityKey(v: Value): unknown {
+  if (typeof v === "string" || typeof v === "boolean" || v === null) return v;
+  const n = typeof v === "number" || typeof v === "bigint" ? v : v instanceof Double ? v.v : isCelUint(v) ? v.value : undefined;
+  if (typeof n === "number") return Number.isNaN(n) ? undefined : n;
+  if (typeof n === "bigint") {
+    // One key per value: a bigint a double can hold exactly is keyed as that double.
+    const d = Number(n);
+    return BigInt(d) === n ? d : n;
+  }
+  return undefined;
+}
+
 // Kubernetes' lists library, plus slice/flatten/distinct from CEL's lists extension.
 const listFuncs: Overload[] = [
   method("isSorted", "list", [], "bool", (list: List) => {
@@ -228,14 +247,26 @@ const listFuncs: Overload[] = [
     return out;
   }),
   method("distinct", "list", [], "list", (list: List) => {
-    // Strings and bools by a Set (linear); numbers and other values by CEL equality (quadratic).
+    // Scalars by their equality key (linear); lists and maps by CEL equality against the ones
+    // kept so far, each comparison charged: 20,000 network ids must not cost 2·10^8 comparisons.
     const out: Value[] = [];
     const seen = new Set<unknown>();
+    const opaque = new Set<string>();
+    const containers: Value[] = [];
     for (const v of list) {
-      if (typeof v === "string" || typeof v === "boolean") {
-        if (seen.has(v)) continue;
-        seen.add(v);
-      } else if (out.some((o) => eq(o, v))) continue;
+      const key = equalityKey(v);
+      if (key !== undefined) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+      } else if (v instanceof Opaque) {
+        const text = `${v.kind} ${v.text}`;
+        if (opaque.has(text)) continue;
+        opaque.add(text);
+      } else {
+        charge(1 + containers.length);
+        if (containers.some((o) => eq(o, v))) continue;
+        containers.push(v);
+      }
       out.push(v);
     }
     return out;

@@ -48,20 +48,15 @@ export function budgetTrip(): BudgetExceededError | undefined {
   return trip;
 }
 
-/** Functions whose work grows with the square of a list's size when its items are lists or maps (compared by CEL equality). */
-const QUADRATIC_ON_CONTAINERS = new Set(["distinct"]);
-
-/** Units for one call: 1, plus the size of every list or map it is handed, plus 1 per 64 string bytes. */
+/**
+ * Units for one call: 1, plus the size of every list or map it is handed, plus 1 per 64 string
+ * bytes. Work beyond that (distinct() comparing lists or maps) the library charges itself.
+ */
 function cost(name: string, target: CelValue | undefined, args: readonly CelValue[]): number {
   let units = 1;
   const add = (v: CelValue | undefined): void => {
     if (typeof v === "string") units += v.length >> 6;
-    else if (typeof v === "object" && v !== null && (isCelList(v) || isCelMap(v))) {
-      const size = v.size;
-      const first = isCelList(v) ? v.get(0) : undefined;
-      const containers = typeof first === "object" && first !== null && (isCelList(first) || isCelMap(first));
-      units += QUADRATIC_ON_CONTAINERS.has(name) && containers ? size * size : size;
-    }
+    else if (typeof v === "object" && v !== null && (isCelList(v) || isCelMap(v))) units += v.size;
   };
   add(target);
   // `a + b` on lists appends b to a's items (flat-list.ts): a filter's `accu + [x]` is one unit

@@ -46,6 +46,9 @@ function libraryDispatch(overloads: readonly Overload[], fallback: Call): Call {
   const table = overloads.map((o) => ({ types: o.receiver ? [o.receiver, ...o.args] : [...o.args], impl: o.impl as (...a: Value[]) => Value }));
   // Arities are at most three (a method with two arguments): fixed parameters, no rest array.
   return (budget, a, b, c) => {
+    // Charged before the call, as the interpreter's metering does: a library function walks what
+    // it is handed (and charges any work beyond that itself).
+    budget.charge(1 + handed(a) + handed(b) + handed(c));
     for (const o of table) {
       const t = o.types;
       if (t.length > 0 && !accepts(t[0] as ArgType, a as Value)) continue;
@@ -59,6 +62,13 @@ function libraryDispatch(overloads: readonly Overload[], fallback: Call): Call {
     }
     return t3(fallback, budget, a, b, c);
   };
+}
+
+/** Units for one argument of a library call: a list's items, a string's bytes by 64. */
+function handed(v: Value | undefined): number {
+  if (Array.isArray(v)) return v.length;
+  if (typeof v === "string") return v.length >> 6;
+  return 0;
 }
 
 /** Calls with the arguments that were given (an arity-2 call passes two, not three). */
