@@ -25,6 +25,22 @@ export function moduleConfigWithCidrs(cidrs: readonly JsonValue[], uid = "mc-cid
   return admissionReview({ uid, operation: "UPDATE", object: mc(4, cidrs), oldObject: mc(3, cidrs.slice(0, 1)) });
 }
 
+/**
+ * An UPDATE of the virtualization ModuleConfig from `count` /25 networks to the `count` other
+ * halves of the same /24s: neither side merges into fewer ranges, so the addresses left outside
+ * the new CIDRs are `count` ranges minus `count` holes.
+ */
+export function moduleConfigInterleaved(count: number, uid = "mc-interleaved"): JsonObject {
+  const half = (i: number, upper: boolean): string => `10.${(i >> 8) & 255}.${i & 255}.${upper ? 128 : 0}/25`;
+  const mc = (generation: number, upper: boolean): JsonObject => ({
+    apiVersion: "deckhouse.io/v1alpha1",
+    kind: "ModuleConfig",
+    metadata: { name: "virtualization", generation },
+    spec: { enabled: true, version: 1, settings: { virtualMachineCIDRs: Array.from({ length: count }, (_, i) => half(i, upper)) } },
+  });
+  return admissionReview({ uid, operation: "UPDATE", object: mc(4, false), oldObject: mc(3, true) });
+}
+
 /** An object nested `depth` levels deep, built without recursion. */
 export function nested(depth: number, leaf: JsonValue = "x"): JsonValue {
   let value: JsonValue = leaf;
