@@ -115,6 +115,28 @@ interface RequestBindings {
   readonly params: unknown;
 }
 
+/** The parameters as a view that notes which of the watched names an expression reads. */
+function readsRecorded(params: unknown, watched: ReadonlySet<string>, read: Set<string>): unknown {
+  if (typeof params !== "object" || params === null) return params;
+  const note = (key: string | symbol) => {
+    if (typeof key === "string" && watched.has(key)) read.add(key);
+  };
+  return new Proxy(params, {
+    get(target, key, receiver) {
+      note(key);
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+    has(target, key) {
+      note(key);
+      return Reflect.has(target, key);
+    },
+    getOwnPropertyDescriptor(target, key) {
+      note(key);
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
+  });
+}
+
 function requestBindings(request: AdmissionRequest, params: BoundParameters): RequestBindings {
   const { object, oldObject, ...rest } = request;
   return { object: object ?? null, oldObject: oldObject ?? null, request: rest, params: params.values };
@@ -183,6 +205,9 @@ class PolicyRun {
   private readonly variables: LazyVariables;
   private readonly bindings: Bindings;
 
+  /** The defaulted ("assumed") parameters this run has read so far. */
+  private readonly assumedRead = new Set<string>();
+
   constructor(
     private readonly policy: CompiledPolicy,
     private readonly request: AdmissionRequest,
@@ -194,7 +219,8 @@ class PolicyRun {
     private readonly assumed?: ReadonlySet<string>,
   ) {
     this.variables = new LazyVariables(variablesOf(policy), (v) => this.resolve(v));
-    this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params: base.params, variables: this.variables };
+    const params = assumed && assumed.size > 0 ? readsRecorded(base.params, assumed, this.assumedRead) : base.params;
+    this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params, variables: this.variables };
   }
 
   private condition(expr: CompiledExpression): Value | Error {
@@ -273,9 +299,14 @@ class PolicyRun {
     return fixed;
   }
 
+  /**
+   * The defaulted parameters a finding rests on: those its expressions reach (statically) that this
+   * run really read. A policy that found the value in the cluster (a lookup) before falling back
+   * on the parameter's default assumes nothing.
+   */
   private assumptions(v: CompiledValidation): string[] {
     const assumed = this.assumed;
-    return assumed && assumed.size > 0 ? parametersRead(this.policy, v).filter((p) => assumed.has(p)) : [];
+    return assumed && assumed.size > 0 ? parametersRead(this.policy, v).filter((p) => assumed.has(p) && this.assumedRead.has(p)) : [];
   }
 
   private report(action: Finding["action"], message: string, reason?: string, assumes: string[] = []): void {

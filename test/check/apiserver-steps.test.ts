@@ -137,4 +137,22 @@ test("a finding that rests on a parameter left at its default says so, with the 
   const given = await runCheck({ paths: [dir], params: ['featureGates=["SDN"]'], policies: SHIPPED_POLICIES, crds: { dir: DVP_CRDS, required: true } });
   assert.deepEqual(byName(given.objects, "multi").findings.map((f) => f.policy), ["vm-production-guidance"]);
   assert.ok(byName(given.objects, "multi").findings.every((f) => !f.message.includes("assuming")));
+  // With the controller's Deployment in the context, its --feature-gates are the fact: no assumption.
+  const controller = tempTree({
+    "controller.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: virtualization-controller, namespace: d8-virtualization}
+spec:
+  template:
+    spec:
+      containers:
+        - name: virtualization-controller
+          args: ["--feature-gates=UploadViaAPIGateway=true"]
+`,
+  });
+  const known = await runCheck({ paths: [dir], context: [controller], policies: SHIPPED_POLICIES, crds: { dir: DVP_CRDS, required: true } });
+  const fact = byName(known.objects, "multi").findings.find((f) => f.policy === "vm-networks");
+  assert.ok(fact, messages(byName(known.objects, "multi")).join("\n"));
+  assert.match(fact.message, /its gates: UploadViaAPIGateway, read from Deployment d8-virtualization\/virtualization-controller\)/);
+  assert.ok(!fact.message.includes("assuming"), fact.message);
 });

@@ -10,8 +10,9 @@ import { Registry } from "prom-client";
 import type { KubeConfig } from "@kubernetes/client-node/dist/config.js";
 import { loadKubeConfig } from "../../src/cluster/live/kube-config.js";
 import { LiveContextProvider, StaleCacheError, type LiveProviderOptions } from "../../src/cluster/live/live-provider.js";
-import type { ClusterContext, JsonObject, PolicySet } from "../../src/engine/index.js";
+import { bindParameters, evaluate, type ClusterContext, type JsonObject, type PolicySet } from "../../src/engine/index.js";
 import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
+import { admissionRequest } from "../support/review.js";
 import { ApiserverRestarter } from "./apiserver-restart.js";
 import { e2eBinaries, startControlPlane, type ControlPlane } from "./control-plane.js";
 
@@ -110,7 +111,7 @@ if (bins) {
     const phaseOf = (p: LiveContextProvider, kind: string) => p.status().find((s) => s.kind === kind);
 
     before(async () => {
-      cp = await startControlPlane({ binaries: bins, namespaces: ["vms"] });
+      cp = await startControlPlane({ binaries: bins, namespaces: ["vms", "d8-virtualization"] });
       kc = loadKubeConfig({ kubeconfig: cp.kubeconfig }).kc;
       set = loadPolicyDir();
     });
@@ -213,6 +214,49 @@ if (bins) {
       await until("ClusterConfiguration gone with its Secret", () => cc(a) === undefined);
       await until("only the override left", () => cc(b)?.serviceSubnetCIDR === undefined);
       assert.ok(!logLines.some((l) => l.includes("10.111.0.0/16")), "the Secret's contents are never logged");
+    });
+
+    test("the controller's feature gates come from its Deployment in the cluster, not from an assumed parameter", async () => {
+      const p = provider();
+      const ctx = p.activate(set);
+      await ready(p);
+      const vm: JsonObject = {
+        apiVersion: "virtualization.deckhouse.io/v1alpha2",
+        kind: "VirtualMachine",
+        metadata: { name: "multi", namespace: "vms" },
+        spec: { virtualMachineClassName: "generic", cpu: { cores: 2, coreFraction: "100%" }, memory: { size: "2Gi" }, networks: [{ type: "Main" }, { type: "Network", name: "backend" }] },
+      };
+      const judge = () => evaluate(set, admissionRequest({ object: vm }), { context: ctx, params: bindParameters(set, {}) });
+      const networkDenials = () => judge().denials.filter((d) => d.policy === "vm-networks");
+
+      const unknown = networkDenials();
+      assert.equal(unknown.length, 1, "no controller Deployment: the default (no gates) is assumed");
+      assert.deepEqual(unknown[0]?.assumes, ["featureGates"]);
+
+      const deployment = (gates: string) =>
+        JSON.stringify({
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: { name: "virtualization-controller", namespace: "d8-virtualization" },
+          spec: {
+            selector: { matchLabels: { app: "virtualization-controller" } },
+            template: {
+              metadata: { labels: { app: "virtualization-controller" } },
+              spec: { containers: [{ name: "virtualization-controller", image: "example/controller:v1", args: [`--feature-gates=${gates}`] }] },
+            },
+          },
+        });
+      await kubectl(["apply", "-f", "-"], deployment("SDN=true"));
+      await until("SDN read from the controller's Deployment", () => networkDenials().length === 0);
+
+      await kubectl(["apply", "-f", "-"], deployment("UploadViaAPIGateway=true"));
+      const known = await until("the Deployment's change", () => {
+        const d = networkDenials();
+        return d.length === 1 ? d : undefined;
+      });
+      assert.match(known[0]?.message ?? "", /its gates: UploadViaAPIGateway, read from Deployment d8-virtualization\/virtualization-controller\)/);
+      assert.equal(known[0]?.assumes, undefined, "a gate read from the cluster is no assumption");
+      await kubectl(["delete", "deployment", "-n", "d8-virtualization", "virtualization-controller"]);
     });
 
     test("watches the server ends are resumed from their resourceVersion, without a re-list", async () => {
