@@ -43,3 +43,12 @@ export function parametersRead(policy: CompiledPolicy, validation: CompiledValid
   memo.set(validation, found);
   return found;
 }
+
+const policyMemo = new WeakMap<CompiledPolicy, ReadonlySet<string>>();
+
+/** Every parameter any of the policy's validations may read: the ones worth watching during a run. */
+export function parametersReadByPolicy(policy: CompiledPolicy): ReadonlySet<string> {
+  let found = policyMemo.get(policy);
+  if (!found) policyMemo.set(policy, (found = new Set(policy.validations.flatMap((v) => parametersRead(policy, v)))));
+  return found;
+}

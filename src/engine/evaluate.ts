@@ -2,7 +2,7 @@ import { BudgetExceededError, UNLIMITED, type EvaluationBudget } from "./budget.
 import type { Bindings, CompiledExpression, Value, VariableScope } from "./cel/compile.js";
 import { CelFault } from "./cel/codegen/values.js";
 import { withBudget } from "./cel/metering.js";
-import { parametersRead } from "./assumptions.js";
+import { parametersRead, parametersReadByPolicy } from "./assumptions.js";
 import { embeddedRequest, mergeEmbedded } from "./embedded.js";
 import { labelsOf, objectSelectorMatches, rulesMatch, selectorMatches } from "./match.js";
 import { singleLine } from "./message.js";
@@ -219,7 +219,9 @@ class PolicyRun {
     private readonly assumed?: ReadonlySet<string>,
   ) {
     this.variables = new LazyVariables(variablesOf(policy), (v) => this.resolve(v));
-    const params = assumed && assumed.size > 0 ? readsRecorded(base.params, assumed, this.assumedRead) : base.params;
+    // Only a policy that may read a defaulted parameter gets the recording view (a Proxy costs).
+    const watched = assumed && assumed.size > 0 ? [...parametersReadByPolicy(policy)].filter((p) => assumed.has(p)) : [];
+    const params = watched.length > 0 ? readsRecorded(base.params, new Set(watched), this.assumedRead) : base.params;
     this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params, variables: this.variables };
   }
 
