@@ -43,3 +43,28 @@ const result = await build({
 });
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 console.log(`bundled the CLI into ${BUNDLE_DIR} (${Object.keys(result.metafile.outputs).length} files, ${Math.round(bytes / 1024)} KiB)`);
+
+// check's parse worker on its own, beside the chunks (src/check/parse-parallel.ts starts it from
+// there): the YAML reader needs only the engine's isObject, so it gets engine/object.js instead of
+// the engine's index (and with it the whole CEL stack, ~0.3 s of module loading per worker).
+// Should the reader ever need more of the engine, this build fails on the missing export.
+const worker = await build({
+  entryPoints: { "parse-worker": fileURLToPath(new URL("../src/check/parse-worker.js", import.meta.url)) },
+  outdir: BUNDLE_DIR,
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node24",
+  metafile: true,
+  logLevel: "warning",
+  plugins: [
+    {
+      name: "engine-object-only",
+      setup(b) {
+        b.onResolve({ filter: /\/engine\/index\.js$/ }, (args) => ({ path: fileURLToPath(new URL("object.js", new URL(args.path, `file://${args.resolveDir}/`))) }));
+      },
+    },
+  ],
+});
+const workerBytes = Object.values(worker.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+console.log(`bundled check's parse worker (${Math.round(workerBytes / 1024)} KiB)`);

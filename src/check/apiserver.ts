@@ -30,7 +30,8 @@ export function asStored(item: PlannedItem, schemas: CrdSchemas | undefined, mut
     return { object: null, oldObject: asStoredObject(item.subject.object, schemas), problems: [], schemaKnown: known };
   }
   const object = mutate(decoded(item.subject.object, schemas));
-  const problems = (known && schemas?.validate(object)) || [];
+  // The object is this function's own copy (decoded and mutate copy): validated where it is.
+  const problems = (known && schemas?.admit(object, object !== item.subject.object)?.problems) || [];
   if (item.operation === "CREATE" || !item.previous) return { object: withGeneration(object, 1), oldObject: null, problems, schemaKnown: known };
   const oldObject = asStoredObject(item.previous.object, schemas);
   const oldGeneration = generationOf(oldObject) ?? 1;
@@ -86,9 +87,15 @@ export function asStoredInPlace(object: JsonObject, schemas: CrdSchemas | undefi
   return { object: self, oldObject: self, problems: admitted?.problems ?? [], schemaKnown: true };
 }
 
-/** The object as the API server decodes it: nulls its schema does not allow pruned, then defaults. */
+/**
+ * The object as the API server decodes it: nulls its schema does not allow pruned, then defaults.
+ * One copy (the pruned one, defaulted in place), not one per step.
+ */
 function decoded(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
-  return schemas && schemas.knows(object) ? schemas.withDefaults(schemas.pruneNulls(object)) : object;
+  if (!schemas || !schemas.knows(object)) return object;
+  const pruned = schemas.pruneNulls(object);
+  // pruneNulls copies when it knows the kind's structure; else the object is still the caller's.
+  return pruned === object ? schemas.withDefaults(object) : (schemas.admit(pruned, true)?.object ?? pruned);
 }
 
 /** Built-in kinds without a namespace (CRDs say so themselves, in spec.scope). */

@@ -94,8 +94,9 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
   const outcomes: (UnitOutcome | undefined)[] = new Array(units.length);
   let workerMs = 0;
   let ownMs = 0;
-  // Spelled from src/ down, so that it holds from the bundle (dist/src/bundle/) as well.
-  const worker = new Worker(new URL("../check/parse-worker.js", import.meta.url), { workerData: { files, units, counter } });
+  // Beside this module: dist/src/check/parse-worker.js, or from the bundle the worker's own bundle
+  // (dist/src/bundle/parse-worker.js, which loads only the YAML reader: no engine, no CEL).
+  const worker = new Worker(new URL("./parse-worker.js", import.meta.url), { workerData: { files, units, counter } });
   const fromWorker = new Promise<void>((resolve, reject) => {
     worker.once("message", (m: { json?: string; ms?: number; error?: string }) => {
       workerMs = m.ms ?? 0;
