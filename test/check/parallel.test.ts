@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { test } from "node:test";
 import { parseInputFiles, readInputFiles } from "../../src/check/inputs.js";
-import { startParse } from "../../src/check/parse-parallel.js";
+import { parseUnit, startParse, type ParseUnit, type UnitOutcome } from "../../src/check/parse-parallel.js";
 import { runCheck } from "../../src/check/run.js";
 import { scanTypes, covers } from "../../src/schema/crds-for.js";
 import { ManifestError } from "../../src/cluster/files.js";
-import { DVP_CRDS } from "../support/paths.js";
+import { DVP_CRDS, REPO_ROOT } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, LEASES, tempTree, vmYaml } from "./helpers.js";
 
 test("parsing in a worker gives the objects and lines of parsing in place", async () => {
@@ -53,4 +55,21 @@ test("when the policies fail to load while a worker parses, the error is the pol
     runCheck({ paths: [join(CHECK, "repo")], policies: "/nonexistent/policies", parallelParseBytes: 0 }),
     /\/nonexistent\/policies: cannot read policy directory/,
   );
+});
+
+test("the bundled parse worker (what the CLI starts) parses exactly as the modules do, without loading the engine", async () => {
+  const files = readInputFiles([join(CHECK, "repo"), join(CHECK, "legacy-vm.yaml")]);
+  const bundled = join(REPO_ROOT, "dist", "src", "bundle", "parse-worker.js");
+  assert.doesNotMatch(readFileSync(bundled, "utf8"), /@bufbuild|compileExpression/, "the worker bundle holds the YAML reader only");
+  const counter = new Int32Array(new SharedArrayBuffer(4));
+  const units: ParseUnit[] = files.map((_, of) => ({ of }));
+  const worker = new Worker(bundled, { workerData: { files, units, counter } });
+  const answer = await new Promise<{ json?: string; error?: string }>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  });
+  assert.equal(answer.error, undefined);
+  const outcomes = new Map(JSON.parse(answer.json ?? "[]") as [number, UnitOutcome][]);
+  assert.equal(outcomes.size, files.length);
+  for (const [i, unit] of units.entries()) assert.deepEqual(outcomes.get(i), JSON.parse(JSON.stringify(parseUnit(files, unit))), files[i]?.file);
 });
