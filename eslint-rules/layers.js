@@ -6,7 +6,7 @@ import { dirname, relative, resolve, sep } from "node:path";
 export const LAYERS = {
   engine: [],
   pki: [],
-  "policy-files": ["engine"],
+  "policy-files": ["engine", "schema"],
   schema: ["engine"],
   apiserver: ["engine"],
   cluster: ["engine"],

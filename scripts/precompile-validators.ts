@@ -7,26 +7,19 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CORE_SCHEMA, load, loadAll } from "js-yaml";
 import { createRequire } from "node:module";
 import { Ajv } from "ajv";
 import { DOCUMENT_AJV_OPTIONS, documentSchema, documentSchemaDigest, PRECOMPILED_DOCUMENT_VALIDATOR } from "../src/engine/document-schema.js";
-import type { JsonObject } from "../src/engine/index.js";
+import { isObject } from "../src/engine/index.js";
 import { PARAMETER_AJV_OPTIONS, parameterSchemaDigest, PRECOMPILED_PARAMETER_VALIDATORS } from "../src/engine/parameters.js";
-import { digestOf, PREPARED_KIND_SCHEMAS, schemasIn, SHIPPED_CRDS } from "../src/policy-files/kind-schemas.js";
 import { loadPolicyDir, SHIPPED_POLICIES } from "../src/policy-files/policy-dir.js";
-import { DEFAULT_CRD_DIR } from "../src/schema/crd-files.js";
-import { crdDirFiles, crdDirHash, nullShape, PRECOMPILED_CRD_DIR, PRECOMPILED_INDEX, wrapStandalone, type PrecompiledIndex } from "../src/schema/crd-precompiled.js";
-import { crdAjv, crdVersionSchemas, moduleSettingsSchema } from "../src/schema/crd-compile.js";
+import { crdDirHash, DEFAULT_CRD_DIR, fieldSchemaKey, readCrdDir } from "../src/schema/crd-dir.js";
+import { kindSchemasIn, PREPARED_KIND_SCHEMAS } from "../src/schema/kind-schemas.js";
+import { nullShape, PRECOMPILED_CRD_DIR, PRECOMPILED_INDEX, wrapStandalone, type PrecompiledIndex } from "../src/schema/crd-precompiled.js";
+import { crdAjv, crdVersionSchemas, fieldSchema } from "../src/schema/crd-compile.js";
 
 // ajv/dist/standalone is CommonJS whose module.exports is the function; typed as a module with a default.
 const standaloneCode = createRequire(import.meta.url)("ajv/dist/standalone") as typeof import("ajv/dist/standalone/index.js").default;
-
-const SETTINGS = { file: "config-values.yaml", module: "virtualization" };
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 {
   const ajv = new Ajv({ ...DOCUMENT_AJV_OPTIONS, code: { source: true } });
@@ -51,11 +44,10 @@ function isObject(v: unknown): v is JsonObject {
 }
 
 {
-  // The kind schemas policies are type checked against, extracted once (see src/policy-files/kind-schemas.ts).
-  const texts = crdDirFiles(SHIPPED_CRDS).map((name) => ({ name, text: readFileSync(join(SHIPPED_CRDS, name), "utf8") }));
-  const schemas = texts.flatMap(({ text }) => schemasIn(text));
-  writeFileSync(PREPARED_KIND_SCHEMAS, JSON.stringify({ digest: digestOf(texts), schemas }));
-  console.log(`prepared the kind schemas of ${schemas.length} CRDs of ${SHIPPED_CRDS} into ${PREPARED_KIND_SCHEMAS}`);
+  // The kind schemas policies are type checked against, extracted once (see src/schema/kind-schemas.ts).
+  const schemas = kindSchemasIn(DEFAULT_CRD_DIR);
+  writeFileSync(PREPARED_KIND_SCHEMAS, JSON.stringify({ hash: crdDirHash(DEFAULT_CRD_DIR), schemas }));
+  console.log(`prepared the kind schemas of ${schemas.length} CRDs of ${DEFAULT_CRD_DIR} into ${PREPARED_KIND_SCHEMAS}`);
 }
 
 const dir = process.argv[2] ?? DEFAULT_CRD_DIR;
@@ -67,8 +59,7 @@ if (!existsSync(dir)) {
 mkdirSync(PRECOMPILED_CRD_DIR, { recursive: true });
 
 const ajvVersion = (JSON.parse(readFileSync(new URL("../../node_modules/ajv/package.json", import.meta.url), "utf8")) as { version: string }).version;
-const files = crdDirFiles(dir);
-const index: PrecompiledIndex = { hash: crdDirHash(dir, files), ajv: ajvVersion, kinds: [], clusterScoped: [], resources: {}, versions: {}, structural: {}, moduleSettings: {} };
+const index: PrecompiledIndex = { hash: crdDirHash(dir), ajv: ajvVersion, kinds: [], clusterScoped: [], resources: {}, versions: {}, structural: {}, fieldSchemas: {} };
 const ajv = crdAjv(true);
 let bytes = 0;
 
@@ -80,27 +71,26 @@ function emit(name: string, schema: Parameters<typeof ajv.compile>[0]): string {
   return file;
 }
 
-for (const name of files.filter((n) => n !== SETTINGS.file)) {
-  for (const crd of loadAll(readFileSync(join(dir, name), "utf8"), { schema: CORE_SCHEMA })) {
-    if (!isObject(crd) || crd.kind !== "CustomResourceDefinition" || !isObject(crd.spec)) continue;
-    const names = isObject(crd.spec.names) ? crd.spec.names : {};
-    const kind = `${String(crd.spec.group)}/${String(names.kind)}`;
-    index.kinds.push(kind);
-    if (typeof names.plural === "string") index.resources[kind] = names.plural;
-    if (crd.spec.scope === "Cluster") index.clusterScoped.push(kind);
-    for (const v of crdVersionSchemas(crd)) {
-      index.versions[v.key] = emit(v.key, v.schema);
-      const shape = `${v.key.replace(/[^A-Za-z0-9.-]+/g, "_")}.structural.json`;
-      writeFileSync(join(PRECOMPILED_CRD_DIR, shape), JSON.stringify(nullShape(v.written)));
-      index.structural[v.key] = shape;
-    }
+const contents = readCrdDir(dir);
+for (const crd of contents.crds) {
+  if (!isObject(crd.spec)) continue;
+  const names = isObject(crd.spec.names) ? crd.spec.names : {};
+  const kind = `${String(crd.spec.group)}/${String(names.kind)}`;
+  index.kinds.push(kind);
+  if (typeof names.plural === "string") index.resources[kind] = names.plural;
+  if (crd.spec.scope === "Cluster") index.clusterScoped.push(kind);
+  for (const v of crdVersionSchemas(crd)) {
+    index.versions[v.key] = emit(v.key, v.schema);
+    const shape = `${v.key.replace(/[^A-Za-z0-9.-]+/g, "_")}.structural.json`;
+    writeFileSync(join(PRECOMPILED_CRD_DIR, shape), JSON.stringify(nullShape(v.written)));
+    index.structural[v.key] = shape;
   }
 }
-if (files.includes(SETTINGS.file)) {
-  const schema = load(readFileSync(join(dir, SETTINGS.file), "utf8"), { schema: CORE_SCHEMA }) as JsonObject;
-  index.moduleSettings[SETTINGS.module] = emit(`settings-${SETTINGS.module}`, moduleSettingsSchema(schema));
+for (const { spec, schema } of contents.fields) {
+  const key = fieldSchemaKey(spec.group, spec.kind, spec.name);
+  index.fieldSchemas[key] = { field: spec.field, file: emit(`field-${key}`, fieldSchema(schema)) };
 }
 writeFileSync(join(PRECOMPILED_CRD_DIR, PRECOMPILED_INDEX), JSON.stringify(index, null, 1));
 console.log(
-  `precompiled ${Object.keys(index.versions).length + Object.keys(index.moduleSettings).length} CRD schema validators of ${dir} into ${PRECOMPILED_CRD_DIR} (${Math.round(bytes / 1024)} KiB)`,
+  `precompiled ${Object.keys(index.versions).length + Object.keys(index.fieldSchemas).length} CRD schema validators of ${dir} into ${PRECOMPILED_CRD_DIR} (${Math.round(bytes / 1024)} KiB)`,
 );

@@ -108,7 +108,7 @@ export const command: Command = {
           logger: pino({ level: v.quiet ? "error" : "warn" }, pino.destination(2)),
         });
       }
-      const [{ runAudit }, { DEFAULT_CRD_DIR }] = await Promise.all([import("../audit/run.js"), import("../schema/crd-files.js")]);
+      const [{ runAudit }, { DEFAULT_CRD_DIR }] = await Promise.all([import("../audit/run.js"), import("../schema/crd-dir.js")]);
       return runAudit({
         paths: parsed.positionals,
         policies,

@@ -30,7 +30,7 @@ Flags:
   --param NAME=VALUE      a policy parameter; VALUE is JSON if it parses, else a string; repeatable
   --against PATH          the previous versions of the manifests (file, directory or -); repeatable
   --deletions             judge objects present only in --against as DELETEs
-  --crds DIR              CRDs (and config-values.yaml) to validate and default with (default: the vendored policies/crds/)
+  --crds DIR              CRDs (and field-schemas.json) to validate and default with (default: the vendored policies/crds/)
   -o, --output FORMAT     text (default), json, junit or sarif
   --output-file FILE      write the report to FILE instead of stdout
   --warnings-as-errors    exit 1 on warnings too
@@ -97,7 +97,7 @@ export const command: Command = {
       import("../check/run.js"),
       import("../check/profile.js"),
       import("../policy-files/policy-dir.js"),
-      import("../schema/crd-files.js"),
+      import("../schema/crd-dir.js"),
       import("../check/report.js"),
     ]);
     const profile = Profile.fromEnv();

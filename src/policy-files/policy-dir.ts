@@ -3,8 +3,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { precompiledExpressions } from "./cel-cache.js";
 import { hashPolicySources, loadPolicySet, PolicyLoadError, type LoadOptions, type ParsedExpressionCache, type PolicySet, type PolicySource } from "../engine/index.js";
+import { kindSchemaDigest, readKindSchemas } from "../schema/kind-schemas.js";
 import { openCodeStore, saveCodeStore, setKey } from "./code-store.js";
-import { kindSchemaDigest, readKindSchemas } from "./kind-schemas.js";
 
 /** The policy set shipped with virtguard. */
 export const SHIPPED_POLICIES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "policies");

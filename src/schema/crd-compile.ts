@@ -31,8 +31,8 @@ export function crdVersionSchemas(crd: JsonObject): { key: string; kind: string;
   return out;
 }
 
-/** The schema ajv compiles for a module's settings (config-values.yaml). */
-export function moduleSettingsSchema(schema: JsonObject): AnySchema {
+/** The schema ajv compiles for a free-form field (see FieldSchema in crd-dir.ts). */
+export function fieldSchema(schema: JsonObject): AnySchema {
   return convert(schema, false, true) as AnySchema;
 }
 

@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CEL_RULES, celRules } from "./crd-rules.js";
 import type { JsonValue } from "../engine/index.js";
-import { CrdSchemas, type VersionSchema } from "./crd-schema.js";
+import { crdDirHash } from "./crd-dir.js";
+import { CrdSchemas, type FieldValidator, type VersionSchema } from "./crd-schema.js";
 
 /**
  * CRD schema validators generated at build time (ajv standalone code, one CommonJS module per
@@ -31,22 +31,8 @@ export interface PrecompiledIndex {
   versions: Record<string, string>;
   /** The schema's null-pruning shape (see nullShape) by "group/version/Kind", as a JSON file. */
   structural: Record<string, string>;
-  /** Module file of the settings schema by module name. */
-  moduleSettings: Record<string, string>;
-}
-
-/** The files a CRD directory is read from: YAML and JSON, sorted. */
-export function crdDirFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((n) => /\.(ya?ml|json)$/.test(n))
-    .sort();
-}
-
-/** A digest of every file a CRD directory is read from (names and contents). */
-export function crdDirHash(dir: string, files = crdDirFiles(dir)): string {
-  const hash = createHash("sha256");
-  for (const name of files) hash.update(name).update("\0").update(readFileSync(join(dir, name))).update("\0");
-  return hash.digest("hex").slice(0, 32);
+  /** Module file and field of each field schema, by "group/Kind/name" (see crd-dir.ts). */
+  fieldSchemas: Record<string, { field: string; file: string }>;
 }
 
 type Shape = { [key: string]: JsonValue };
@@ -102,8 +88,8 @@ export function precompiledCrds(dir: string): { schemas: CrdSchemas; resources: 
   if (hash !== idx.hash) return undefined;
   const versions = new Map<string, VersionSchema>();
   for (const [key, file] of Object.entries(idx.versions)) versions.set(key, lazyValidator(file));
-  const moduleSettings = new Map<string, VersionSchema>();
-  for (const [name, file] of Object.entries(idx.moduleSettings)) moduleSettings.set(name, lazyValidator(file));
+  const fieldSchemas = new Map<string, FieldValidator>();
+  for (const [key, { field, file }] of Object.entries(idx.fieldSchemas ?? {})) fieldSchemas.set(key, { field, validate: lazyValidator(file) });
   const shapes = new Map<string, Shape | undefined>();
   const structural = {
     get(key: string): Shape | undefined {
@@ -118,7 +104,7 @@ export function precompiledCrds(dir: string): { schemas: CrdSchemas; resources: 
     },
   };
   return {
-    schemas: CrdSchemas.precompiled({ versions, kinds: new Set(idx.kinds), clusterScoped: new Set(idx.clusterScoped), moduleSettings, structural }),
+    schemas: CrdSchemas.precompiled({ versions, kinds: new Set(idx.kinds), clusterScoped: new Set(idx.clusterScoped), fieldSchemas, structural }),
     resources: new Map(Object.entries(idx.resources)),
   };
 }

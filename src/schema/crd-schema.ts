@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type { ErrorObject, ValidateFunction } from "ajv";
-import { cloneJson, isObject, jsonPath, type JsonObject, type JsonValue } from "../engine/index.js";
+import { cloneJson, groupVersionKind, isObject, jsonPath, type JsonObject, type JsonValue } from "../engine/index.js";
+import { fieldSchemaKey, type FieldSchema } from "./crd-dir.js";
 
 // The schema compiler (ajv and its code generation) loads only when something must compile:
 // precompiled validators (crd-precompiled.ts) need none of it.
@@ -32,17 +33,23 @@ export interface Admitted {
 
 type Schema = { [key: string]: JsonValue };
 
+/** A field schema's validator and the dotted path of the field it validates. */
+export interface FieldValidator {
+  field: string;
+  validate: VersionSchema;
+}
+
 
 /**
  * Compiled validators by "group/version/Kind", the kinds ("group/Kind") they belong to and those
- * that are cluster-scoped, settings validators by module, and the openAPIV3Schema as written by
- * "group/version/Kind" (nulls are pruned by its `nullable`).
+ * that are cluster-scoped, field schema validators by "group/Kind/name" (see crd-dir.ts), and the
+ * openAPIV3Schema as written by "group/version/Kind" (nulls are pruned by its `nullable`).
  */
 export interface CompiledCrds {
   versions: Map<string, VersionSchema>;
   kinds: Set<string>;
   clusterScoped: Set<string>;
-  moduleSettings: Map<string, VersionSchema>;
+  fieldSchemas: Map<string, FieldValidator>;
   structural: { get(key: string): Schema | undefined; set(key: string, schema: Schema): unknown };
 }
 
@@ -56,14 +63,14 @@ export class CrdSchemas {
   private readonly versions: Map<string, VersionSchema>;
   private readonly kinds: Set<string>;
   private readonly clusterScoped: Set<string>;
-  private readonly moduleSettings: Map<string, VersionSchema>;
+  private readonly fieldSchemas: Map<string, FieldValidator>;
   private readonly structural: CompiledCrds["structural"];
   private ajvInstance: import("ajv").Ajv | undefined;
 
   constructor(crds: readonly JsonObject[], compiled?: CompiledCrds) {
     this.versions = compiled?.versions ?? new Map();
     this.kinds = compiled?.kinds ?? new Set();
-    this.moduleSettings = compiled?.moduleSettings ?? new Map();
+    this.fieldSchemas = compiled?.fieldSchemas ?? new Map();
     this.clusterScoped = compiled?.clusterScoped ?? new Set();
     this.structural = compiled?.structural ?? new Map();
     for (const crd of crds) {
@@ -85,24 +92,29 @@ export class CrdSchemas {
     return (this.ajvInstance ??= compiler().crdAjv());
   }
 
-  /**
-   * Deckhouse's ModuleConfig keeps `spec.settings` free-form; each module publishes the schema of
-   * its settings (`openapi/config-values.yaml`). Registering it validates ModuleConfig `name`'s settings.
-   */
-  addModuleSettingsSchema(moduleName: string, schema: JsonObject): void {
-    this.moduleSettings.set(moduleName, this.ajv.compile(compiler().moduleSettingsSchema(schema)));
+  /** Validates (and defaults) one free-form field of the objects of a group, kind and name. */
+  addFieldSchema(spec: FieldSchema, schema: JsonObject): void {
+    this.fieldSchemas.set(fieldSchemaKey(spec.group, spec.kind, spec.name), { field: spec.field, validate: this.ajv.compile(compiler().fieldSchema(schema)) });
   }
 
-  private settingsSchema(object: JsonObject): VersionSchema | undefined {
-    if (object.kind !== "ModuleConfig" || !String(object.apiVersion).startsWith("deckhouse.io/")) return undefined;
+  private fieldSchemaOf(object: JsonObject): FieldValidator | undefined {
+    if (this.fieldSchemas.size === 0) return undefined;
     const name = (object.metadata as { name?: unknown } | undefined)?.name;
-    return typeof name === "string" ? this.moduleSettings.get(name) : undefined;
+    if (typeof name !== "string") return undefined;
+    const { group, kind } = groupVersionKind(object);
+    return this.fieldSchemas.get(fieldSchemaKey(group, kind, name));
   }
 
+  /** "group/version/Kind", as versions are keyed. */
   private key(object: JsonObject): string {
-    const apiVersion = String(object.apiVersion ?? "");
-    const slash = apiVersion.lastIndexOf("/");
-    return `${apiVersion.slice(0, slash)}/${apiVersion.slice(slash + 1)}/${String(object.kind)}`;
+    const { group, version, kind } = groupVersionKind(object);
+    return `${group}/${version}/${kind}`;
+  }
+
+  /** "group/Kind", as kinds are keyed. */
+  private kindKey(object: JsonObject): string {
+    const { group, kind } = groupVersionKind(object);
+    return `${group}/${kind}`;
   }
 
   private lookup(object: JsonObject): VersionSchema | undefined {
@@ -111,8 +123,7 @@ export class CrdSchemas {
 
   /** Whether a CRD makes this object's kind cluster-scoped. */
   isClusterScoped(object: JsonObject): boolean {
-    const apiVersion = String(object.apiVersion ?? "");
-    return this.clusterScoped.has(`${apiVersion.slice(0, Math.max(0, apiVersion.lastIndexOf("/")))}/${String(object.kind)}`);
+    return this.clusterScoped.has(this.kindKey(object));
   }
 
   /**
@@ -133,8 +144,7 @@ export class CrdSchemas {
 
   /** Whether a CRD describes this object's group and kind (at any version). */
   knows(object: JsonObject): boolean {
-    const apiVersion = String(object.apiVersion ?? "");
-    return this.kinds.has(`${apiVersion.slice(0, Math.max(0, apiVersion.lastIndexOf("/")))}/${String(object.kind)}`);
+    return this.kinds.has(this.kindKey(object));
   }
 
   /**
@@ -151,9 +161,9 @@ export class CrdSchemas {
     }
     const copy = inPlace ? object : cloneJson(object);
     const problems = schema(copy) ? [] : describeErrors(schema.errors ?? [], "");
-    const settings = this.settingsSchema(copy);
-    const value = (copy.spec as { settings?: unknown } | undefined)?.settings;
-    if (settings && value !== undefined && !settings(value)) problems.push(...describeErrors(settings.errors ?? [], "spec.settings"));
+    const field = this.fieldSchemaOf(copy);
+    const value = field && fieldValue(copy, field.field);
+    if (field && value !== undefined && !field.validate(value)) problems.push(...describeErrors(field.validate.errors ?? [], field.field));
     return { problems, object: copy };
   }
 
@@ -169,6 +179,13 @@ export class CrdSchemas {
   withDefaults(object: JsonObject): JsonObject {
     return this.admit(object)?.object ?? cloneJson(object);
   }
+}
+
+/** The value at a dotted path of an object, or undefined. */
+function fieldValue(object: JsonObject, path: string): JsonValue | undefined {
+  let value: JsonValue | undefined = object;
+  for (const key of path.split(".")) value = isObject(value) ? value[key] : undefined;
+  return value;
 }
 
 function pruneNulls(value: JsonValue, schema: Schema): void {

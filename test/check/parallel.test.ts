@@ -45,7 +45,6 @@ test("the type scan finds apiVersion and kind in block, flow and JSON style, and
   const scan = scanTypes(["apiVersion: v1\nkind: ConfigMap\n", '{"apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig", "metadata": {"name": "virtualization"}}', "- {apiVersion: a/v1, kind: X}"]);
   assert.deepEqual([...scan.apiVersions].sort(), ["a/v1", "deckhouse.io/v1alpha1", "v1"]);
   assert.deepEqual([...scan.kinds].sort(), ["ConfigMap", "ModuleConfig", "X"]);
-  assert.equal(scan.virtualization, true);
   assert.equal(covers(scan, [{ apiVersion: "v1", kind: "ConfigMap" }]), true);
   assert.equal(covers(scan, [{ apiVersion: "v2", kind: "ConfigMap" }]), false);
 });

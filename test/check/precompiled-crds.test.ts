@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { loadCrdsFor } from "../../src/schema/crds-for.js";
 import { parseManifests } from "../../src/check/fast-yaml.js";
 import type { JsonObject } from "../../src/engine/index.js";
-import { DEFAULT_CRD_DIR } from "../../src/schema/crd-files.js";
+import { DEFAULT_CRD_DIR } from "../../src/schema/crd-dir.js";
 import { PRECOMPILED_CRD_DIR, precompiledCrds } from "../../src/schema/crd-precompiled.js";
 import { FIXTURES } from "../support/paths.js";
 import { CHECK } from "./helpers.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadPolicySet, PolicyLoadError, type JsonObject, type KindSchema } from "../../src/engine/index.js";
-import { readKindSchemas } from "../../src/policy-files/kind-schemas.js";
+import { readKindSchemas } from "../../src/schema/kind-schemas.js";
 import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { policyDoc, source } from "./policy-builder.js";
 

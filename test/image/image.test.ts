@@ -126,7 +126,7 @@ describe(`the image ${IMAGE}`, () => {
     const nodeVersion = rest.pop();
     const maps = rest.pop();
     assert.equal(maps, "0", "no source maps");
-    assert.deepEqual(rest, ["SOURCES.md", "config-values.yaml", "module-config.yaml", "virtualmachineclasses.yaml", "virtualmachineipaddresses.yaml", "virtualmachineipaddressleases.yaml", "virtualmachinepools.yaml", "virtualmachines.yaml"]);
+    assert.deepEqual(rest, ["SOURCES.md", "config-values.yaml", "field-schemas.json", "module-config.yaml", "virtualmachineclasses.yaml", "virtualmachineipaddresses.yaml", "virtualmachineipaddressleases.yaml", "virtualmachinepools.yaml", "virtualmachines.yaml"]);
     assert.match(nodeVersion ?? "", /^v24\./);
   });
 });

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { test } from "node:test";
 import { readObjectsFile } from "../../src/cluster/files.js";
-import { loadCrdDir } from "../../src/schema/crd-files.js";
+import { loadCrdsFor } from "../../src/schema/crds-for.js";
 import { allFixtureFiles } from "../support/fixtures.js";
 import { FIXTURES, DVP_CRDS } from "../support/paths.js";
 
 // Fixtures are checked against DVP's real CRDs and module settings schema, so tests cannot drift from the API.
-const crds = loadCrdDir(DVP_CRDS);
+const crds = loadCrdsFor(DVP_CRDS).schemas;
 const DVP_GROUPS = /^(virtualization\.deckhouse\.io|deckhouse\.io)\//;
 
 // dvp-corpus/ holds manifests others wrote, fragments included: dvp-corpus.test.ts asserts their verdicts, schema ones too.

@@ -3,7 +3,7 @@ import { readdirSync } from "node:fs";
 import { test } from "node:test";
 import { loadCrdsFor } from "../../src/schema/crds-for.js";
 import { CrdSchemas } from "../../src/schema/crd-schema.js";
-import { DEFAULT_CRD_DIR } from "../../src/schema/crd-files.js";
+import { DEFAULT_CRD_DIR } from "../../src/schema/crd-dir.js";
 import { DVP_CRDS } from "../support/paths.js";
 
 test("the default CRD directory is the vendored policies/crds/, with every file SOURCES.md names", () => {
@@ -11,6 +11,7 @@ test("the default CRD directory is the vendored policies/crds/, with every file 
   assert.deepEqual(readdirSync(DVP_CRDS).sort(), [
     "SOURCES.md",
     "config-values.yaml",
+    "field-schemas.json",
     "module-config.yaml",
     "virtualmachineclasses.yaml",
     "virtualmachineipaddresses.yaml",
