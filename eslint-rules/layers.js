@@ -6,16 +6,17 @@ import { dirname, relative, resolve, sep } from "node:path";
 export const LAYERS = {
   engine: [],
   pki: [],
+  yaml: [],
   "policy-files": ["engine", "schema"],
-  schema: ["engine"],
+  schema: ["engine", "yaml"],
   apiserver: ["engine"],
-  cluster: ["engine"],
+  cluster: ["engine", "yaml"],
   admission: ["engine", "cluster", "pki", "policy-files"],
-  check: ["engine", "apiserver", "cluster", "schema", "policy-files"],
-  "policy-test": ["engine", "apiserver", "cluster", "schema", "policy-files"],
-  deploy: ["engine", "pki", "policy-files"],
+  check: ["engine", "apiserver", "cluster", "schema", "policy-files", "yaml"],
+  "policy-test": ["engine", "apiserver", "cluster", "schema", "policy-files", "yaml"],
+  deploy: ["engine", "pki", "policy-files", "yaml"],
   audit: ["engine", "apiserver", "cluster", "schema", "policy-files", "check"],
-  cli: ["engine", "pki", "policy-files", "schema", "apiserver", "cluster", "admission", "check", "policy-test", "deploy", "audit"],
+  cli: ["engine", "pki", "policy-files", "schema", "apiserver", "cluster", "admission", "check", "policy-test", "deploy", "audit", "yaml"],
 };
 
 /** The engine's one door: other folders import `src/engine/index.ts` and nothing else in it. */

@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ManifestError, type ParsedObject, type SkippedDocument } from "../cluster/files.js";
-import { parseManifests } from "./fast-yaml.js";
+import { ManifestError, parseObjects, type ParsedObject, type SkippedDocument } from "../cluster/files.js";
 
 /** One manifest file (or stdin) that was read, with its text kept for locating fields later. */
 export interface InputFile {
@@ -90,7 +89,7 @@ export function parseInputFiles(files: readonly InputFile[]): ParsedFiles {
   for (const f of files) {
     const skipped: SkippedDocument[] = [];
     try {
-      for (const o of parseManifests(f.text, f.file, skipped)) out.objects.push(o);
+      for (const o of parseObjects(f.text, f.file, skipped)) out.objects.push(o);
       out.skipped.push(...skipped);
     } catch (err) {
       if (!(err instanceof ManifestError)) throw err;

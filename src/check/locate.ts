@@ -1,8 +1,5 @@
 import { blockLine, lineStarts, UNSURE } from "./block-lines.js";
-import { YamlTree } from "./fast-yaml.js";
-
-const MAPPING = 3;
-const SEQUENCE = 2;
+import { YamlTree } from "../yaml/tree.js";
 
 /**
  * Finds the line of a field inside a manifest, so that a report points at `cores: 249` rather
@@ -37,7 +34,7 @@ export class FieldLocator {
         const tree = new YamlTree(text);
         entry = { tree, objects: tree.objectsByLine() };
       } catch {
-        // Text only the yaml package reads: findings keep the object's line.
+        // Invalid YAML never gets here (it was reported when read): findings keep the object's line.
       }
     }
     this.files.set(file, entry);
@@ -66,10 +63,9 @@ export class FieldLocator {
     let rest = path;
     let found: number | undefined;
     while (rest && node !== undefined) {
-      const type = tree.events[node]?.type;
       if (rest.startsWith("[")) {
         const m = /^\[(\d+)\]\.?/.exec(rest);
-        if (!m || type !== SEQUENCE) break;
+        if (!m || !tree.isSequence(node)) break;
         const item: number | undefined = [...tree.items(node)][Number(m[1])];
         if (item === undefined || tree.start(item) < 0) break;
         found = tree.line(tree.start(item));
@@ -77,7 +73,7 @@ export class FieldLocator {
         rest = rest.slice(m[0].length);
         continue;
       }
-      if (type !== MAPPING) break;
+      if (!tree.isMapping(node)) break;
       let best: { key: string; keyIndex: number; valueIndex: number } | undefined;
       for (const entry of tree.entries(node)) {
         const key = entry.key;

@@ -22,9 +22,8 @@ import { loadPlatform, type Platform } from "../policy-files/platform.js";
 import { covers, loadCrdsFor, scannedObjects, scanTypes, type LoadedCrds } from "../schema/crds-for.js";
 import { useRuleCode } from "../schema/crd-rules.js";
 import { selfRuleCodeStore } from "../policy-files/code-store.js";
-import { parseManifests } from "./fast-yaml.js";
 import { readInputFiles, throwIfAny, type InputFile } from "./inputs.js";
-import type { ParsedObject, SkippedDocument } from "../cluster/files.js";
+import { parseObjects, type ParsedObject, type SkippedDocument } from "../cluster/files.js";
 import { startParse } from "./parse-parallel.js";
 import { FieldLocator, leadingFieldPath } from "./locate.js";
 import { displayName, planOperations, type PlannedItem } from "./plan.js";
@@ -195,11 +194,10 @@ function keyOf(object: JsonObject): string {
 export function loadContext(opts: CheckOptions, set: PolicySet, platform: Platform, log: (line: string) => void): ObjectStore {
   const store = new ObjectStore(set.indexes);
   // What the platform creates at install is there unless the context says otherwise.
-  // Read as manifests are: the fast reader, not the yaml package (which alone takes tens of ms to load).
   for (const f of readInputFiles(platform.objectFiles)) for (const { object } of parseManifests(f.text, f.file, [])) store.upsert(object);
   const skipped: SkippedDocument[] = [];
   for (const f of readInputFiles(opts.context ?? [], { readStdin: opts.readStdin })) {
-    for (const { object } of parseManifests(f.text, f.file, skipped)) store.upsert(object);
+    for (const { object } of parseObjects(f.text, f.file, skipped)) store.upsert(object);
   }
   noteSkipped(skipped, log);
   return store;

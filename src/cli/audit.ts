@@ -146,8 +146,8 @@ async function render(format: Format, report: CheckReport): Promise<string> {
     case "sarif":
       return (await import("../check/render-sarif.js")).renderSarif(report, await version());
     case "policyreport": {
-      const [{ policyReports }, { stringify }] = await Promise.all([import("../audit/policy-report.js"), import("yaml")]);
-      return stringify({ apiVersion: "v1", kind: "List", items: policyReports(report.objects, new Date()) });
+      const [{ policyReports }, { writeYaml }] = await Promise.all([import("../audit/policy-report.js"), import("../yaml/write.js")]);
+      return writeYaml({ apiVersion: "v1", kind: "List", items: policyReports(report.objects, new Date()) });
     }
   }
 }

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { writeYaml } from "../yaml/write.js";
 import {
   DEFAULT_CA_DAYS,
   DEFAULT_LEAF_DAYS,
@@ -211,7 +211,7 @@ export function tlsSecretManifest(args: { name: string; namespace: string; servi
     },
     data: { "tls.crt": b64(args.serving.cert), "tls.key": b64(args.serving.key), "ca.crt": b64(args.caCert) },
   };
-  return stringify(secret, { version: "1.1", lineWidth: 0 });
+  return writeYaml(secret);
 }
 
 function renewalReasons(leaf: PemPair, ca: PemPair, dnsNames: string[], opts: Options, now: Date): string[] {

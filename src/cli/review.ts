@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { readYaml, YamlError } from "../yaml/read.js";
 import { decodeReview, encodeResponse } from "../admission/review.js";
 import { ManifestError } from "../cluster/files.js";
 import { asSentToWebhook, withClusterScope } from "../check/apiserver.js";
@@ -53,9 +53,10 @@ function parseReview(text: string, name: string): unknown {
     return JSON.parse(text);
   } catch {
     try {
-      return parseYaml(text);
+      return readYaml(text);
     } catch (err) {
-      throw new UsageError(`${name}: neither JSON nor YAML: ${(err as Error).message.split("\n")[0]}`);
+      if (err instanceof YamlError) throw new UsageError(`${name}:${err.line}: neither JSON nor YAML: ${err.reason}`);
+      throw err;
     }
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { isObject, type JsonObject } from "../engine/index.js";
+import { parseYaml, YamlError } from "../yaml/read.js";
+import type { YamlTree } from "../yaml/tree.js";
 
 export class ManifestError extends Error {}
 
@@ -36,25 +37,26 @@ export function notAnObject(value: unknown): string | undefined {
 /**
  * Kubernetes objects from YAML or JSON text: one object, several YAML documents, or a `kind: List`.
  * Every problem names the file and where in it. Given `skipped`, documents that are no Kubernetes
- * object (see notAnObject) go there instead of being an error.
+ * object (see notAnObject) go there instead of being an error. js-yaml's event parser with the
+ * YAML 1.2 core schema (the API server's reading); the lines come from the same events.
  */
 export function parseObjects(text: string, file: string, skipped?: SkippedDocument[]): ParsedObject[] {
+  let tree: YamlTree;
+  let documents: unknown[];
+  try {
+    ({ tree, documents } = parseYaml(text));
+  } catch (err) {
+    if (err instanceof YamlError) throw new ManifestError(`${file}:${err.line}: invalid YAML: ${err.reason}`);
+    throw err;
+  }
   const out: ParsedObject[] = [];
-  const lineOf = lineCounter(text);
-  // Loaded on first use: check's fast path (check/fast-yaml.ts) comes here only for unusual text.
-  const { parseAllDocuments } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
-  const docs = parseAllDocuments(text, { prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [docs];
-  for (const [i, doc] of list.entries()) {
-    const err = doc.errors[0];
-    if (err) {
-      const line = err.linePos?.[0]?.line ?? lineOf(err.pos[0]);
-      throw new ManifestError(`${file}:${line}: invalid YAML: ${err.message.split("\n")[0]}`);
-    }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  const roots = tree.roots();
+  const lineOf = (node: number | undefined): number => (node === undefined ? 1 : tree.line(Math.max(0, tree.start(node))));
+  for (const [i, value] of documents.entries()) {
     if (value === null || value === undefined) continue;
-    const line = lineOf(doc.contents?.range?.[0] ?? 0);
-    const where = list.length > 1 ? `${file}:${line} (document ${i + 1})` : `${file}:${line}`;
+    const root = roots[i];
+    const line = lineOf(root);
+    const where = documents.length > 1 ? `${file}:${line} (document ${i + 1})` : `${file}:${line}`;
     const skip = skipped && notAnObject(value);
     if (skip) {
       skipped.push({ file, line, reason: skip });
@@ -62,10 +64,9 @@ export function parseObjects(text: string, file: string, skipped?: SkippedDocume
     }
     if (!isObject(value)) throw new ManifestError(`${where}: expected a Kubernetes object, got ${Array.isArray(value) ? "a list" : typeof value}`);
     if (typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items)) {
-      const items = value.items as unknown[];
-      const seq = doc.get("items", true) as { items?: { range?: [number, number, number] }[] } | undefined;
-      for (const [j, item] of items.entries()) {
-        const itemLine = lineOf(seq?.items?.[j]?.range?.[0] ?? 0);
+      const itemNodes = root === undefined ? undefined : tree.listItems(root);
+      for (const [j, item] of (value.items as unknown[]).entries()) {
+        const itemLine = lineOf(itemNodes?.[j]);
         const skipItem = skipped && notAnObject(item);
         if (skipItem) {
           skipped.push({ file, line: itemLine, reason: `items[${j}]: ${skipItem}` });
@@ -97,20 +98,4 @@ export function readObjectsFile(file: string): ParsedObject[] {
     throw new ManifestError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return parseObjects(text, file);
-}
-
-/** 1-based line of an offset, by binary search over the line starts. */
-export function lineCounter(text: string): (offset: number) => number {
-  const starts = [0];
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
-  return (offset) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if ((starts[mid] as number) <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo + 1;
-  };
 }

@@ -7,7 +7,8 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments, parse as parseYaml, stringify } from "yaml";
+import { readYaml, readYamlDocuments } from "../yaml/read.js";
+import { writeYaml } from "../yaml/write.js";
 import { caBundle } from "../pki/tls-certs.js";
 import type { PolicySet } from "../engine/index.js";
 import { loadPolicyDir } from "../policy-files/policy-dir.js";
@@ -159,7 +160,7 @@ export function buildManifests(opts: RenderOptions = {}): K8sObject[] {
 
 /** Multi-document YAML, ready for `kubectl apply -f -`. */
 export function toYaml(objects: K8sObject[]): string {
-  return objects.map((o) => stringify(o, { version: YAML_VERSION, lineWidth: 0 })).join("---\n");
+  return objects.map((o) => writeYaml(o)).join("---\n");
 }
 
 export function renderManifests(opts: RenderOptions = {}): string {
@@ -169,9 +170,13 @@ export function renderManifests(opts: RenderOptions = {}): string {
 /** Parses multi-document YAML the way kubectl does (YAML 1.1), dropping empty documents. */
 export function parseManifests(text: string): K8sObject[] {
   const docs: K8sObject[] = [];
-  for (const doc of parseAllDocuments(text, { version: YAML_VERSION })) {
-    if (doc.errors.length > 0) throw new Error(`invalid YAML: ${doc.errors[0]?.message ?? "unknown error"}`);
-    const value: unknown = doc.toJS();
+  let values: unknown[];
+  try {
+    values = readYamlDocuments(text, { version: YAML_VERSION });
+  } catch (err) {
+    throw new Error(`invalid YAML: ${(err as Error).message}`);
+  }
+  for (const value of values) {
     if (value === null || value === undefined) continue;
     if (typeof value !== "object" || Array.isArray(value)) throw new Error("a YAML document is not an object");
     docs.push(value as K8sObject);
@@ -234,7 +239,7 @@ export function policiesKustomization(files: string[]): string {
     "# The policies ConfigMap of the kustomize base in manifests/ (which includes this directory as\n" +
     "# a resource). kustomize has no globs, so this lists every policy file; a test fails when a\n" +
     "# policy is added or removed without regenerating it.\n" +
-    stringify(k, { version: YAML_VERSION, lineWidth: 0 })
+    writeYaml(k)
   );
 }
 
@@ -253,7 +258,7 @@ export function policiesKustomizationDrift(policiesDir: string): string[] {
   if (!existsSync(path)) return ["kustomization.yaml is missing"];
   const text = readFileSync(path, "utf8");
   if (text === policiesKustomization(files)) return [];
-  const doc = parseYaml(text, { version: YAML_VERSION }) as { configMapGenerator?: { files?: string[] }[] } | null;
+  const doc = readYaml(text, { version: YAML_VERSION }) as { configMapGenerator?: { files?: string[] }[] } | null;
   const listed = doc?.configMapGenerator?.[0]?.files ?? [];
   const problems = [...files.filter((f) => !listed.includes(f)).map((f) => `${f} is not listed`), ...listed.filter((f) => !files.includes(f)).map((f) => `${f} is listed but absent`)];
   return problems.length > 0 ? problems : ["kustomization.yaml differs from the generated text"];
@@ -342,7 +347,7 @@ function withLookupRbac(base: K8sObject[], set: PolicySet): K8sObject[] {
 
 /** Reads the kustomize base: each resource file in order; the `../policies` directory becomes the ConfigMap from policiesDir. */
 function readBase(dir: string, policiesDir: string): K8sObject[] {
-  const kustomization = parseYaml(readFileSync(join(dir, "kustomization.yaml"), "utf8"), { version: YAML_VERSION }) as { resources?: string[] };
+  const kustomization = readYaml(readFileSync(join(dir, "kustomization.yaml"), "utf8"), { version: YAML_VERSION }) as { resources?: string[] };
   const objects: K8sObject[] = [];
   for (const resource of kustomization.resources ?? []) {
     const path = join(dir, resource);

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import { ManifestError, readObjectsFile } from "../cluster/files.js";
 import { isObject, type JsonObject, type JsonValue, type Operation } from "../engine/index.js";
+import { parseYaml, YamlError } from "../yaml/read.js";
 import { mergePatch } from "./merge-patch.js";
 
 /** The kind of a suite file, `virtguard-test.yaml`. */
@@ -64,14 +64,20 @@ export function loadSuite(file: string): Suite {
   } catch (err) {
     throw new SuiteError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const doc = parseDocument(text, { prettyErrors: false });
-  const yamlError = doc.errors[0];
-  if (yamlError) throw new SuiteError(`${file}:${yamlError.linePos?.[0]?.line ?? 1}: invalid YAML: ${yamlError.message.split("\n")[0]}`);
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let parsed: ReturnType<typeof parseYaml>;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    if (err instanceof YamlError) throw new SuiteError(`${file}:${err.line}: invalid YAML: ${err.reason}`);
+    throw err;
+  }
+  const { tree, documents } = parsed;
+  if (documents.length > 1) throw new SuiteError(`${file}: invalid YAML: expected one document, found ${documents.length}`);
+  const raw: unknown = documents[0] ?? null;
+  const root = tree.roots()[0];
   const lineOf = (path: (string | number)[]): string => {
-    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    if (!node?.range) return "";
-    return `:${text.slice(0, node.range[0]).split("\n").length}`;
+    const line = root === undefined ? undefined : tree.lineAt(root, path);
+    return line === undefined ? "" : `:${line}`;
   };
   return new SuiteReader(file, lineOf).read(raw);
 }

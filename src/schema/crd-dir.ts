@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CORE_SCHEMA, loadAll } from "js-yaml";
 import { isObject, type JsonObject } from "../engine/index.js";
+import { readYamlDocuments, YamlError } from "../yaml/read.js";
 
 /**
  * The CRDs vendored with the policies (`policies/crds/`, see SOURCES.md there). Resolved from this
@@ -97,12 +97,13 @@ export function readCrdDir(
   return { crds, fields };
 }
 
-/** The documents of a CRD file, with the YAML 1.2 core schema (the API server's reading of YAML). */
+/** The documents of a CRD file, read as the API server reads YAML. */
 function yamlDocuments(file: string, text: string): unknown[] {
   try {
-    return loadAll(text, { schema: CORE_SCHEMA });
+    return readYamlDocuments(text);
   } catch (err) {
-    throw new Error(`${file}: invalid YAML: ${(err as Error).message.split("\n")[0]}`);
+    if (err instanceof YamlError) throw new Error(`${file}:${err.line}: invalid YAML: ${err.reason}`);
+    throw err;
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { parse } from "yaml";
+import { readYaml } from "../../src/yaml/read.js";
 import { runCli, tempTree } from "../check/helpers.js";
 
 /** A VirtualMachine as `kubectl get -o yaml` prints it: server fields, managedFields, status. */
@@ -97,7 +97,7 @@ describe("virtguard audit of a cluster dump", () => {
 
     const pr = await runCli(["audit", "-q", "-o", "policyreport", "-"], { input: DUMP });
     assert.equal(pr.code, 1);
-    const list = parse(pr.stdout) as { kind: string; items: { kind: string; metadata: { name: string; namespace?: string }; summary: Record<string, number>; results: { policy: string; result: string; resources: { name: string }[] }[] }[] };
+    const list = readYaml(pr.stdout) as { kind: string; items: { kind: string; metadata: { name: string; namespace?: string }; summary: Record<string, number>; results: { policy: string; result: string; resources: { name: string }[] }[] }[] };
     assert.equal(list.kind, "List");
     assert.deepEqual(
       list.items.map((r) => `${r.kind} ${r.metadata.namespace ?? "-"}/${r.metadata.name} fail=${r.summary.fail} results=${r.results.map((x) => `${x.policy}:${x.result}:${x.resources[0]?.name}`).join(",")}`),

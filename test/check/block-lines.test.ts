@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { blockLine, lineStarts, UNSURE } from "../../src/check/block-lines.js";
-import { parseManifests } from "../../src/check/fast-yaml.js";
+import { parseObjects } from "../../src/cluster/files.js";
 import { FieldLocator } from "../../src/check/locate.js";
 import type { JsonValue } from "../../src/engine/index.js";
 import { FIXTURES, REPO_ROOT } from "../support/paths.js";
@@ -32,7 +32,7 @@ function compare(file: string, text: string): { answered: number; total: number 
   let total = 0;
   let objects;
   try {
-    objects = parseManifests(text, file);
+    objects = parseObjects(text, file);
   } catch {
     return { answered: 0, total: 0 }; // a fragment, not a manifest (the DVP corpus holds some on purpose)
   }

@@ -64,7 +64,7 @@ test("a broken field-schemas.json or schema file is an error naming the file and
     [{ "field-schemas.json": JSON.stringify({ fieldSchemas: [{ ...entry, file: "../x.yaml" }] }) }, /fieldSchemas\[0\]\.file: expected a file of this directory$/],
     [{ "field-schemas.json": FIELD_SCHEMAS }, /field-schemas\.json: gear-config\.yaml: cannot read: ENOENT$/],
     [{ "field-schemas.json": FIELD_SCHEMAS, "gear-config.yaml": "- a list" }, /gear-config\.yaml: expected a schema \(a YAML mapping\)$/],
-    [{ "widgets.yaml": "a: [" }, /widgets\.yaml: invalid YAML: /],
+    [{ "widgets.yaml": "a: [" }, /widgets\.yaml:\d+: invalid YAML: /],
   ];
   for (const [files, message] of cases) assert.throws(() => readCrdDir(crdDir(files)), message, JSON.stringify(files));
 });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadCrdsFor } from "../../src/schema/crds-for.js";
-import { parseManifests } from "../../src/check/fast-yaml.js";
+import { parseObjects } from "../../src/cluster/files.js";
 import type { JsonObject } from "../../src/engine/index.js";
 import { DEFAULT_CRD_DIR } from "../../src/schema/crd-dir.js";
 import { PRECOMPILED_CRD_DIR, precompiledCrds } from "../../src/schema/crd-precompiled.js";
@@ -25,12 +25,12 @@ function fixtureObjects(): JsonObject[] {
   for (const sub of ["vm", "class", "moduleconfig"]) {
     for (const name of readdirSync(join(FIXTURES, sub))) {
       const file = join(FIXTURES, sub, name);
-      for (const { object } of parseManifests(readFileSync(file, "utf8"), file)) out.push(object);
+      for (const { object } of parseObjects(readFileSync(file, "utf8"), file)) out.push(object);
     }
   }
   for (const name of ["legacy-vm.yaml"]) {
     const file = join(CHECK, name);
-    for (const { object } of parseManifests(readFileSync(file, "utf8"), file)) out.push(object);
+    for (const { object } of parseObjects(readFileSync(file, "utf8"), file)) out.push(object);
   }
   return out;
 }

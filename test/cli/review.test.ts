@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { stringify } from "yaml";
+import { writeYaml } from "../../src/yaml/write.js";
 import { fixture } from "../support/fixtures.js";
 import { admissionReview } from "../support/review.js";
 import { runCli } from "../check/helpers.js";
@@ -42,15 +42,15 @@ test("a VM with 300 cores is denied: uid echoed, 403 Forbidden, the value and th
 });
 
 test("a review read from stdin, as YAML, is judged the same way", async () => {
-  const { code, stdout } = await runCli(["review", "-"], { input: stringify(admissionReview({ object: vmWithCores(300) })) });
+  const { code, stdout } = await runCli(["review", "-"], { input: writeYaml(admissionReview({ object: vmWithCores(300) })) });
   assert.equal(code, 0);
   assert.equal((JSON.parse(stdout) as ReviewOut).response.allowed, false);
 });
 
 test("context files and parameters are accepted (single object, multi-document, kind: List)", async () => {
   const review = file("ctx.json", admissionReview({ object: vmWithCores(2) }));
-  const single = file("class.yaml", stringify(fixture("class/host-sized-v1alpha3.yaml")));
-  const list = file("list.yaml", stringify({ apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } }] }));
+  const single = file("class.yaml", writeYaml(fixture("class/host-sized-v1alpha3.yaml")));
+  const list = file("list.yaml", writeYaml({ apiVersion: "v1", kind: "List", items: [{ apiVersion: "v1", kind: "Node", metadata: { name: "n1" } }] }));
   const multi = file("multi.yaml", "apiVersion: v1\nkind: Node\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: b\n");
   const { code, stdout, stderr } = await runCli(["review", "--context", single, "--context", list, "--context", multi, "--param", "edition=EE", review]);
   assert.equal(code, 0, stderr);

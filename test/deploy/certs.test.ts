@@ -4,7 +4,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto"
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parse as parseYaml } from "yaml";
+import { readYaml } from "../../src/yaml/read.js";
 import { hasTool, removeTempDirs, tempDir, tool, virtguard } from "./helpers.js";
 
 const openssl = hasTool("openssl", ["version"]);
@@ -182,7 +182,7 @@ describe("virtguard certs", () => {
     const r = virtguard(["certs", "--secret", "--namespace", "sec", "--key-type", "ecdsa-p256"], { cwd: d });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!existsSync(join(d, "certs")), "--secret alone wrote files");
-    const secret = parseYaml(r.stdout, { version: "1.1" }) as {
+    const secret = readYaml(r.stdout, { version: "1.1" }) as {
       apiVersion: string;
       kind: string;
       type: string;
@@ -209,7 +209,7 @@ describe("virtguard certs", () => {
     const r = virtguard(["certs", "--secret", "--renew-before", "30d", "--secret-name", "webhook-tls"], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /nothing to do/);
-    const secret = parseYaml(r.stdout, { version: "1.1" }) as { metadata: { name: string }; data: Record<string, string> };
+    const secret = readYaml(r.stdout, { version: "1.1" }) as { metadata: { name: string }; data: Record<string, string> };
     assert.equal(secret.metadata.name, "webhook-tls");
     assert.equal(Buffer.from(secret.data["tls.crt"] ?? "", "base64").toString("utf8"), read(out, "tls.crt"));
     assert.equal(Buffer.from(secret.data["tls.key"] ?? "", "base64").toString("utf8"), read(out, "tls.key"));

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parse } from "yaml";
+import { readYaml } from "../../src/yaml/read.js";
 import { e2eBinaries, repoRoot, startControlPlane, type ControlPlane, type KubectlResult } from "./control-plane.js";
 import { installVirtguardRbac, makeWebhookCerts, metricSum, registerWebhook, startVirtguard, virtguardCli, type VirtguardProcess } from "./virtguard-process.js";
 
@@ -54,7 +54,7 @@ const CLUSTER_CONFIGURATION_SECRET = JSON.stringify({
 
 /** The vendored PolicyReport CRD, and the ClusterPolicyReport one derived from it. */
 function policyReportCrds(): string {
-  const namespaced = parse(fs.readFileSync(path.join(repoRoot(), "test", "e2e", "crds", "policyreport.yaml"), "utf8")) as {
+  const namespaced = readYaml(fs.readFileSync(path.join(repoRoot(), "test", "e2e", "crds", "policyreport.yaml"), "utf8")) as {
     metadata: { name: string };
     spec: { scope: string; names: Record<string, unknown>; versions: { additionalPrinterColumns?: unknown }[] };
   };

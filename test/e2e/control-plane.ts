@@ -17,7 +17,7 @@ import * as path from "node:path";
 import test from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseAllDocuments } from "yaml";
+import { readCrdDir } from "../../src/schema/crd-dir.js";
 
 export interface Binaries {
   apiserver: string;
@@ -430,22 +430,13 @@ export function stripDocKeys(value: unknown, parentKey = ""): unknown {
   return out;
 }
 
-/** Reads the CustomResourceDefinition documents of every *.yaml/*.yml file in dir (doc-only keys stripped). */
+/** The CustomResourceDefinitions of a CRD directory, read as virtguard reads it (doc-only keys stripped). */
 export async function readCrds(dir: string): Promise<{ name: string; doc: unknown }[]> {
-  const files = (await fsp.readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
   const out: { name: string; doc: unknown }[] = [];
-  for (const f of files) {
-    const text = await fsp.readFile(path.join(dir, f), "utf8");
-    for (const d of parseAllDocuments(text)) {
-      if (d.errors.length > 0) throw new Error(`control-plane: ${f}: ${d.errors[0]?.message ?? "YAML error"}`);
-      const obj: unknown = d.toJS();
-      if (typeof obj !== "object" || obj === null) continue;
-      const rec = obj as { kind?: unknown; metadata?: { name?: unknown } };
-      if (rec.kind !== "CustomResourceDefinition") continue;
-      const name = rec.metadata?.name;
-      if (typeof name !== "string") throw new Error(`control-plane: ${f}: CustomResourceDefinition without metadata.name`);
-      out.push({ name, doc: stripDocKeys(obj) });
-    }
+  for (const crd of readCrdDir(dir).crds) {
+    const name = (crd.metadata as { name?: unknown } | undefined)?.name;
+    if (typeof name !== "string") throw new Error(`control-plane: ${dir}: a CustomResourceDefinition without metadata.name`);
+    out.push({ name, doc: stripDocKeys(crd) });
   }
   return out;
 }

@@ -1,5 +1,5 @@
-import { parseDocument } from "yaml";
 import { isObject, type JsonObject, type TargetSpec } from "../../engine/index.js";
+import { readYaml, YamlError } from "../../yaml/read.js";
 
 
 /**
@@ -16,11 +16,14 @@ export function decodeSecretDocument(secret: JsonObject, target: TargetSpec): Js
   const encoded = isObject(data) ? data[from.key] : undefined;
   if (typeof encoded !== "string") throw new Error(`${where}: no such key`);
   const text = Buffer.from(encoded, "base64").toString("utf8");
-  const doc = parseDocument(text, { prettyErrors: false });
-  const err = doc.errors[0];
-  // The parser's message may quote the text: only its position is reported.
-  if (err) throw new Error(`${where}: not valid YAML (line ${text.slice(0, err.pos[0]).split("\n").length})`);
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  let value: unknown;
+  try {
+    value = readYaml(text);
+  } catch (err) {
+    // The parser's reason may quote the text (an unknown tag, an alias name): only the line is reported.
+    if (err instanceof YamlError) throw new Error(`${where}: not valid YAML (line ${err.line})`);
+    throw err;
+  }
   if (!isObject(value)) throw new Error(`${where}: expected a YAML mapping (a ${target.kind} document)`);
   return { ...value, apiVersion: typeof value.apiVersion === "string" ? value.apiVersion : target.apiVersion, kind: typeof value.kind === "string" ? value.kind : target.kind };
 }

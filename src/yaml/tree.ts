@@ -1,6 +1,4 @@
-import { constructFromEvents, CORE_SCHEMA, getScalarValue, parseEvents, type Event, type ScalarEvent } from "js-yaml";
-import { lineCounter, notAnObject, parseObjects, type ParsedObject, type SkippedDocument } from "../cluster/files.js";
-import { isObject, type JsonObject } from "../engine/index.js";
+import { parseEvents, getScalarValue, type Event, type ScalarEvent } from "js-yaml";
 
 // js-yaml's event ids (EVENT_ID), inlined so that hot loops compare small integers.
 const DOCUMENT = 1;
@@ -17,7 +15,7 @@ export class YamlTree {
   readonly events: Event[];
   readonly line: (offset: number) => number;
 
-  /** Throws js-yaml's YAMLException on invalid YAML. */
+  /** Throws js-yaml's YAMLException on invalid YAML (see read.ts for the error every caller gets). */
   constructor(readonly text: string) {
     this.events = parseEvents(text, {});
     this.line = lineCounter(text);
@@ -66,6 +64,42 @@ export class YamlTree {
     }
   }
 
+  isMapping(i: number): boolean {
+    return this.events[i]?.type === MAPPING;
+  }
+
+  isSequence(i: number): boolean {
+    return this.events[i]?.type === SEQUENCE;
+  }
+
+  /** Whether the node at i carries a tag or an anchor (`!!map`, `&a`). */
+  isDecorated(i: number): boolean {
+    const e = this.events[i];
+    return (e?.type === MAPPING || e?.type === SEQUENCE || e?.type === SCALAR) && (e.tagStart >= 0 || e.anchorStart >= 0);
+  }
+
+  /**
+   * The 1-based line of the node at `path` below the node at i (mapping keys and sequence
+   * indexes), or undefined when the path is not there.
+   */
+  lineAt(i: number, path: readonly (string | number)[]): number | undefined {
+    let node = i;
+    let keyIndex = -1;
+    for (const step of path) {
+      keyIndex = -1;
+      let next: number | undefined;
+      if (typeof step === "number") {
+        if (this.isSequence(node)) next = [...this.items(node)][step];
+      } else if (this.isMapping(node)) {
+        for (const entry of this.entries(node)) if (entry.key === step) ({ keyIndex, valueIndex: next } = entry);
+      }
+      if (next === undefined) return undefined;
+      node = next;
+    }
+    const start = this.start(node) >= 0 ? this.start(node) : keyIndex >= 0 ? this.start(keyIndex) : -1;
+    return start >= 0 ? this.line(start) : undefined;
+  }
+
   /** Root node index of every document, in order (undefined for an empty document). */
   roots(): (number | undefined)[] {
     const out: (number | undefined)[] = [];
@@ -98,70 +132,18 @@ export class YamlTree {
   }
 }
 
-
-/** The conditions parseObjects checks; a manifest failing them goes to parseObjects for its message. */
-function wellFormed(o: unknown): o is JsonObject {
-  return (
-    isObject(o) &&
-    typeof o.apiVersion === "string" &&
-    o.apiVersion !== "" &&
-    typeof o.kind === "string" &&
-    o.kind !== "" &&
-    (o.metadata === undefined || isObject(o.metadata))
-  );
-}
-
-/**
- * The Kubernetes objects in a manifest file, exactly as `parseObjects` (cluster/files.ts) returns
- * them (same documents, Lists, values and first lines) but about ten times faster: js-yaml's event
- * parser with the YAML 1.2 core schema, the one the `yaml` package applies. Any text this path is
- * not sure of (invalid YAML, a document that is not a well-formed object, tags or anchors on a
- * root, more than 100 aliases) is handed to `parseObjects`, which gives the canonical result or
- * error message with its file:line.
- */
-export function parseManifests(text: string, file: string, skipped?: SkippedDocument[]): ParsedObject[] {
-  const fast = fastParse(text, file);
-  if (!fast) return parseObjects(text, file, skipped);
-  if (!skipped) return fast;
-  // The fast path only returns well-formed objects; tool configurations among them are skipped too.
-  return fast.filter((p) => {
-    const reason = notAnObject(p.object);
-    if (reason) skipped.push({ file: p.file, line: p.line, reason });
-    return !reason;
-  });
-}
-
-function fastParse(text: string, file: string): ParsedObject[] | undefined {
-  let tree: YamlTree;
-  let docs: unknown[];
-  try {
-    tree = new YamlTree(text);
-    docs = constructFromEvents(tree.events, { source: text, schema: CORE_SCHEMA, maxAliases: 100 });
-  } catch {
-    return undefined;
-  }
-  const roots = tree.roots();
-  if (roots.length !== docs.length) return undefined;
-  const out: ParsedObject[] = [];
-  for (const [d, value] of docs.entries()) {
-    if (value === null || value === undefined) continue;
-    const root = roots[d];
-    if (root === undefined) return undefined;
-    const event = tree.events[root] as Event;
-    if ((event.type === MAPPING || event.type === SEQUENCE || event.type === SCALAR) && (event.tagStart >= 0 || event.anchorStart >= 0)) return undefined;
-    if (!isObject(value)) return undefined;
-    if (typeof value.kind === "string" && value.kind.endsWith("List") && Array.isArray(value.items)) {
-      const items = tree.listItems(root);
-      if (!items || items.length !== value.items.length) return undefined;
-      for (const [j, item] of (value.items as unknown[]).entries()) {
-        const start = tree.start(items[j] as number);
-        if (!wellFormed(item) || start < 0) return undefined;
-        out.push({ object: item, file, line: tree.line(start) });
-      }
-      continue;
+/** 1-based line of an offset, by binary search over the line starts. */
+export function lineCounter(text: string): (offset: number) => number {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if ((starts[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
     }
-    if (!wellFormed(value)) return undefined;
-    out.push({ object: value, file, line: tree.line(tree.start(root)) });
-  }
-  return out;
+    return lo + 1;
+  };
 }
