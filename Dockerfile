@@ -22,7 +22,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-COPY scripts/precompile-cel.ts scripts/precompile-validators.ts scripts/bundle.ts ./scripts/
+COPY scripts/prune-dist.ts scripts/precompile-cel.ts scripts/precompile-validators.ts scripts/bundle.ts ./scripts/
 COPY policies ./policies
 RUN npm run build
 

@@ -59,7 +59,7 @@ test("context files and parameters are accepted (single object, multi-document, 
 
 const badInputs: [string, () => string[], RegExp][] = [
   ["a missing file", () => ["review", join(dir, "nope.json")], /nope\.json: cannot read: ENOENT/],
-  ["neither JSON nor YAML", () => ["review", file("garbage.txt", "{ this is: [not")], /garbage\.txt: neither JSON nor YAML/],
+  ["neither JSON nor YAML", () => ["review", file("garbage.txt", "{ this is: [not")], /garbage\.txt:\d+: neither JSON nor YAML/],
   ["not an AdmissionReview", () => ["review", file("pod.json", { apiVersion: "v1", kind: "Pod" })], /pod\.json: not a valid AdmissionReview: apiVersion must be "admission\.k8s\.io\/v1", got "v1"/],
   [
     "no request.uid",

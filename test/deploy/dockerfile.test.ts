@@ -223,7 +223,7 @@ describe(".dockerignore", () => {
   });
 
   test("lets in what the image is built from", () => {
-    for (const p of ["package.json", "package-lock.json", "tsconfig.json", "src/cli/main.ts", "src/pki/tls-certs.ts", "scripts/precompile-cel.ts", "policies/vm-resource-limits.json", "policies/crds/virtualmachines.yaml", "manifests/deployment.yaml"]) {
+    for (const p of ["package.json", "package-lock.json", "tsconfig.json", "src/cli/main.ts", "src/pki/tls-certs.ts", "scripts/precompile-cel.ts", "scripts/prune-dist.ts", "policies/vm-resource-limits.json", "policies/crds/virtualmachines.yaml", "manifests/deployment.yaml"]) {
       assert.ok(!dockerIgnored(patterns, p), `${p} is excluded`);
     }
   });
