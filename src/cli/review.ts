@@ -5,7 +5,7 @@ import { ManifestError } from "../cluster/files.js";
 import { asSentToWebhook, withClusterScope } from "../check/apiserver.js";
 import { withPlatformDefaults } from "../check/platform-defaults.js";
 import { evaluate, isObject, ParameterError, PolicyLoadError, requestBudget, type JsonObject } from "../engine/index.js";
-import { DEFAULT_CRD_DIR } from "../schema/crd-files.js";
+import { DEFAULT_CRD_DIR } from "../schema/crd-dir.js";
 import { loadCrdsFor } from "../schema/crds-for.js";
 import { parseCommandArgs, UsageError, type Command } from "./command.js";
 import { dryRunFlags, prepareDryRun } from "./dry-run.js";

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { stringify } from "yaml";
+import { writeYaml } from "../../src/yaml/write.js";
 import { admissionReview } from "../support/review.js";
 import { runCli } from "../check/helpers.js";
 
@@ -22,7 +22,7 @@ interface ReviewOut {
 }
 
 // A default class as kustomize renders it: with a namespace the API server would clear.
-const defaultClass = stringify({
+const defaultClass = writeYaml({
   apiVersion: "virtualization.deckhouse.io/v1alpha2",
   kind: "VirtualMachineClass",
   metadata: { name: "small", namespace: "team-a", annotations: { "virtualmachineclass.virtualization.deckhouse.io/is-default-class": "true" } },
