@@ -4,14 +4,12 @@
  * set and for the shipped CRDs' validation rules (dist/src/policy-files/generated/, see
  * src/policy-files/code-store.ts), so that loading them parses, checks and compiles nothing.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { CORE_SCHEMA, loadAll } from "js-yaml";
+import { rmSync, writeFileSync } from "node:fs";
 import { buildCacheFile, CEL_CACHE_FILE } from "../src/policy-files/cel-cache.js";
 import { compileSelfRule, loadPolicySet } from "../src/engine/index.js";
 import { BUILT_CODE_DIR, CodeStore, setKey, writeCodeStore } from "../src/policy-files/code-store.js";
 import { policyLoadOptions, policySetKey, readPolicySources, SHIPPED_POLICIES } from "../src/policy-files/policy-dir.js";
-import { DEFAULT_CRD_DIR } from "../src/schema/crd-files.js";
+import { DEFAULT_CRD_DIR, readCrdDir } from "../src/schema/crd-dir.js";
 
 const sources = readPolicySources(SHIPPED_POLICIES);
 const seen = new Set<string>();
@@ -44,9 +42,9 @@ function rulesIn(node: unknown, into: Set<string>): void {
   }
 }
 const rules = new Set<string>();
-for (const name of readdirSync(DEFAULT_CRD_DIR).filter((n) => /\.ya?ml$/.test(n))) {
-  for (const doc of loadAll(readFileSync(join(DEFAULT_CRD_DIR, name), "utf8"), { schema: CORE_SCHEMA })) rulesIn(doc, rules);
-}
+const shipped = readCrdDir(DEFAULT_CRD_DIR);
+for (const crd of shipped.crds) rulesIn(crd, rules);
+for (const { schema } of shipped.fields) rulesIn(schema, rules);
 const selfRules = new CodeStore(setKey(["self-rules"]));
 for (const rule of rules) {
   try {

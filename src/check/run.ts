@@ -194,7 +194,7 @@ function keyOf(object: JsonObject): string {
 export function loadContext(opts: CheckOptions, set: PolicySet, platform: Platform, log: (line: string) => void): ObjectStore {
   const store = new ObjectStore(set.indexes);
   // What the platform creates at install is there unless the context says otherwise.
-  for (const f of readInputFiles(platform.objectFiles)) for (const { object } of parseManifests(f.text, f.file, [])) store.upsert(object);
+  for (const f of readInputFiles(platform.objectFiles)) for (const { object } of parseObjects(f.text, f.file, [])) store.upsert(object);
   const skipped: SkippedDocument[] = [];
   for (const f of readInputFiles(opts.context ?? [], { readStdin: opts.readStdin })) {
     for (const { object } of parseObjects(f.text, f.file, skipped)) store.upsert(object);
