@@ -23,4 +23,12 @@ export default tseslint.config(
     },
   },
   { files: ["src/engine/object.ts"], rules: { "no-restricted-syntax": "off" } },
+  {
+    // One YAML library, behind one module: js-yaml is imported by src/yaml/ alone.
+    files: ["src/**/*.ts", "scripts/**/*.ts", "bench/**/*.ts", "test/**/*.ts"],
+    ignores: ["src/yaml/**"],
+    rules: {
+      "no-restricted-imports": ["error", { paths: [{ name: "js-yaml", message: "read and write YAML through src/yaml/ (read.ts, write.ts)" }, { name: "yaml", message: "virtguard's YAML library is js-yaml, behind src/yaml/" }] }],
+    },
+  },
 );

@@ -1,5 +1,5 @@
-import { CORE_SCHEMA, load } from "js-yaml";
 import { isObject } from "../engine/index.js";
+import { readYaml } from "../yaml/read.js";
 
 /** A List smaller than this is parsed whole: splitting pays only where a parse takes seconds. */
 export const LIST_PIECE_BYTES = 1 << 20;
@@ -77,7 +77,7 @@ export function listPieces(text: string, minBytes = LIST_PIECE_BYTES): ListPiece
   // Everything but the items must make a List, or the items are not a List's.
   let frame: unknown;
   try {
-    frame = load(`${text.slice(0, items.index)}items: []\n${text.slice(at)}`, { schema: CORE_SCHEMA });
+    frame = readYaml(`${text.slice(0, items.index)}items: []\n${text.slice(at)}`);
   } catch {
     return undefined;
   }

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { parseInputFiles } from "../../src/check/inputs.js";
 import { listPieces, pieceText } from "../../src/check/list-pieces.js";
 import { startParse } from "../../src/check/parse-parallel.js";
-import { parseManifests } from "../../src/check/fast-yaml.js";
+import { parseObjects } from "../../src/cluster/files.js";
 
 /** An item of a kubectl-style List (`- ` at `indent`), with a literal block, a flow map, a comment and a nested list. */
 function item(i: number, indent = 0, padding = 0): string {
@@ -39,9 +39,9 @@ test("a large List is cut into items that parse, one by one, to the objects and 
     const pieces = listPieces(text, 0);
     assert.ok(pieces, `indent ${indent}`);
     assert.equal(pieces.length, 300);
-    const whole = parseManifests(text, "dump.yaml");
+    const whole = parseObjects(text, "dump.yaml");
     const cut = pieces.map((p) => {
-      const [o, ...more] = parseManifests(pieceText(text, p), "dump.yaml");
+      const [o, ...more] = parseObjects(pieceText(text, p), "dump.yaml");
       assert.ok(o && more.length === 0);
       return { ...o, line: o.line + p.lineOffset };
     });
