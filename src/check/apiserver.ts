@@ -24,24 +24,24 @@ export interface Stored {
  * - `metadata.generation`: 1 on CREATE; on UPDATE the old one, plus 1 when anything outside metadata
  *   and status changed (manifests in git carry no generation, and policies compare them).
  */
-export function asStored(item: PlannedItem, schemas: CrdSchemas | undefined, mutate: (object: JsonObject) => JsonObject = (o) => o): Stored {
+export function asStored(item: PlannedItem, schemas: CrdSchemas | undefined, mutate: (object: JsonObject) => JsonObject = (o) => o, owned = false): Stored {
   const known = schemas?.knows(item.subject.object) ?? false;
   if (item.operation === "DELETE") {
-    return { object: null, oldObject: asStoredObject(item.subject.object, schemas), problems: [], schemaKnown: known };
+    return { object: null, oldObject: asStoredObject(item.subject.object, schemas, owned), problems: [], schemaKnown: known };
   }
-  const object = mutate(decoded(item.subject.object, schemas));
-  // The object is this function's own copy (decoded and mutate copy): validated where it is.
-  const problems = (known && schemas?.admit(object, object !== item.subject.object)?.problems) || [];
+  const object = mutate(decoded(item.subject.object, schemas, owned));
+  // The object is this function's own (decoded and mutate copy, or the caller gave it): validated where it is.
+  const problems = (known && schemas?.admit(object, owned || object !== item.subject.object)?.problems) || [];
   if (item.operation === "CREATE" || !item.previous) return { object: withGeneration(object, 1), oldObject: null, problems, schemaKnown: known };
-  const oldObject = asStoredObject(item.previous.object, schemas);
+  const oldObject = asStoredObject(item.previous.object, schemas, owned);
   const oldGeneration = generationOf(oldObject) ?? 1;
   const next = sameOutsideMetadataAndStatus(object, oldObject) ? oldGeneration : oldGeneration + 1;
   return { object: withGeneration(object, next), oldObject, problems, schemaKnown: known };
 }
 
 /** A previous object as the cluster stores it (nulls pruned, defaults, a generation), for context. */
-export function asStoredObject(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
-  return withGeneration(decoded(object, schemas), 1);
+export function asStoredObject(object: JsonObject, schemas: CrdSchemas | undefined, owned = false): JsonObject {
+  return withGeneration(decoded(object, schemas, owned), 1);
 }
 
 /**
@@ -89,10 +89,12 @@ export function asStoredInPlace(object: JsonObject, schemas: CrdSchemas | undefi
 
 /**
  * The object as the API server decodes it: nulls its schema does not allow pruned, then defaults.
- * One copy (the pruned one, defaulted in place), not one per step.
+ * One copy (the pruned one, defaulted in place), not one per step; none when the caller `owned` it
+ * (a manifest it parsed and keeps no other use for: for 10,000 objects, copies cost memory and time).
  */
-function decoded(object: JsonObject, schemas: CrdSchemas | undefined): JsonObject {
+function decoded(object: JsonObject, schemas: CrdSchemas | undefined, owned = false): JsonObject {
   if (!schemas || !schemas.knows(object)) return object;
+  if (owned) return schemas.admit(schemas.pruneNulls(object, true), true)?.object ?? object;
   const pruned = schemas.pruneNulls(object);
   // pruneNulls copies when it knows the kind's structure; else the object is still the caller's.
   return pruned === object ? schemas.withDefaults(object) : (schemas.admit(pruned, true)?.object ?? pruned);

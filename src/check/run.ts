@@ -103,14 +103,15 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   for (const note of plan.notes) log(`note: ${note}`);
 
   const mutate = platformDefaulting(platform, store, plan.items);
-  const stored = profile.phase("schema", () => plan.items.map((item) => asStored(item, crds?.schemas, mutate)));
+  // The parsed manifests are this run's own: decoded in place, not copied (memory and time for 10,000 objects).
+  const stored = profile.phase("schema", () => plan.items.map((item) => asStored(item, crds?.schemas, mutate, true)));
 
   const rejected = new RejectedObjects();
   profile.phase("context", () => {
     // The cluster after the change: previous objects, replaced by the new manifests, less deletions.
     // A manifest its schema rejects never gets there: the previous version (if any) stays.
     for (const [i, item] of plan.items.entries()) if (item.operation === "UPDATE") upsertNamed(store, stored[i]?.oldObject);
-    for (const old of plan.untouched) upsertNamed(store, asStoredObject(old.object, crds?.schemas));
+    for (const old of plan.untouched) upsertNamed(store, asStoredObject(old.object, crds?.schemas, true));
     for (const [i, item] of plan.items.entries()) {
       const s = stored[i];
       if (item.operation === "DELETE" || !s?.object) continue;
