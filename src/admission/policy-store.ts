@@ -61,7 +61,8 @@ export class PolicyStore {
 
   private static async build(opts: PolicyStoreOptions, sources: PolicySource[], generation: number): Promise<ServingSet> {
     const set = loadPolicySet(sources, policyLoadOptions());
-    const params = bindParameters(set, opts.params);
+    const facts = (await opts.context.clusterFacts?.()) ?? {};
+    const params = bindParameters(set, opts.params, facts);
     const context = await opts.context.activate(set);
     return { set, params, context, generation, hash: set.hash, loadedAt: new Date(), digest: hashPolicySources(sources) };
   }

@@ -63,12 +63,12 @@ export function existingObjects(context: ClusterContext, kinds: readonly [KindKe
 export async function auditCluster(opts: LiveAuditOptions): Promise<CheckReport> {
   const log = opts.log ?? (() => undefined);
   const set = loadPolicyDir(opts.policies);
-  const params = bindFlags(set, opts.params ?? []);
   const { loadKubeConfig } = await import("../cluster/live/kube-config.js");
   const { LiveContextProvider } = await import("../cluster/live/live-provider.js");
   const { kc, description } = loadKubeConfig(opts.cluster);
   const provider = new LiveContextProvider({ kc, description, logger: opts.logger });
   try {
+    const params = bindFlags(set, opts.params ?? [], await provider.clusterFacts());
     const context = provider.activate(set);
     const deadline = Date.now() + (opts.syncTimeoutMs ?? 120_000);
     log(`listing from ${description}`);

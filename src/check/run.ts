@@ -8,6 +8,7 @@ import {
   matchingPolicies,
   parseParameterFlag,
   type BoundParameters,
+  type ClusterFacts,
   type Finding,
   type JsonObject,
   type JsonValue,
@@ -212,13 +213,13 @@ export function noteSkipped(skipped: readonly SkippedDocument[], log: (line: str
   log(`note: skipped ${fmt(skipped.length)} document${skipped.length === 1 ? "" : "s"} that are not Kubernetes objects: ${shown.join(", ")}${more}`);
 }
 
-export function bindFlags(set: PolicySet, flags: readonly string[]): BoundParameters {
+export function bindFlags(set: PolicySet, flags: readonly string[], facts: ClusterFacts = {}): BoundParameters {
   const given: Record<string, JsonValue> = {};
   for (const flag of flags) {
     const [name, value] = parseParameterFlag(flag);
     given[name] = value;
   }
-  return bindParameters(set, given);
+  return bindParameters(set, given, facts);
 }
 
 export function loadSchemas(opts: CheckOptions, objects: readonly JsonObject[], log: (line: string) => void): LoadedCrds | undefined {

@@ -1,7 +1,7 @@
 import { readObjectsFile } from "./files.js";
 import { ObjectStore } from "./object-store.js";
 import type { Registry } from "prom-client";
-import type { ClusterContext, IndexDefinition, JsonObject, PolicySet } from "../engine/index.js";
+import type { ClusterContext, ClusterFacts, IndexDefinition, JsonObject, PolicySet } from "../engine/index.js";
 
 /**
  * Where the server's policies look cluster objects up. `serve` builds one provider at start:
@@ -19,6 +19,11 @@ export interface ContextProvider {
   activate(set: PolicySet): Promise<ClusterContext> | ClusterContext;
   /** Undefined when lookups can be trusted; otherwise why not (for /readyz). */
   notReady(): string | undefined;
+  /**
+   * What the cluster states about itself, for parameters declared `fromCluster` (read at start and
+   * on every reload). A live cluster only; a fact it cannot read is absent, never an error.
+   */
+  clusterFacts?(): Promise<ClusterFacts>;
   /** Adds the provider's own metrics (the live cache's sizes and sync age) to the server's registry. */
   registerMetrics?(registry: Registry): void;
   /** Stops watches; called once on shutdown. */

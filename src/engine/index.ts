@@ -9,7 +9,7 @@ export { renderDenial, renderFinding, singleLine } from "./message.js";
 export { IPIndex } from "./ip-index.js";
 export { FieldIndex } from "./field-index.js";
 export type * from "./types.js";
-export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration } from "./policy-set.js";
+export type { PolicySet, CompiledPolicy, IndexDefinition, ParameterDeclaration, ClusterFact, ClusterFacts } from "./policy-set.js";
 export { kindKeyOf } from "./types.js";
 export { cloneJson, groupVersionKind, isObject, parseApiVersion } from "./object.js";
 export { EvaluationBudget, BudgetExceededError, UNLIMITED } from "./budget.js";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { Ajv } from "ajv";
-import type { PolicySet } from "./policy-set.js";
+import type { ClusterFacts, PolicySet } from "./policy-set.js";
 import type { JsonValue } from "./types.js";
 
 /** Parameter values checked against their declarations once, not per request; expressions read them as `params`. */
@@ -49,7 +49,20 @@ function validatorFor(schema: object): SchemaValidator {
   return (ajv ??= new Ajv(PARAMETER_AJV_OPTIONS)).compile(schema);
 }
 
-export function bindParameters(set: PolicySet, given: Readonly<Record<string, JsonValue>>): BoundParameters {
+/**
+ * Binds the parameters: the values given (flags), else what the cluster states for a parameter
+ * declared `fromCluster` (a fact the context source read, e.g. the API server's version), else the
+ * default. A fact is no assumption; a fact its schema refuses is left out (the default stands).
+ */
+export function bindParameters(set: PolicySet, given: Readonly<Record<string, JsonValue>>, facts: ClusterFacts = {}): BoundParameters {
+  const fromCluster: Record<string, JsonValue> = {};
+  for (const [name, decl] of set.parameters) {
+    const fact = decl.fromCluster === undefined ? undefined : facts[decl.fromCluster];
+    if (fact === undefined || Object.hasOwn(given, name)) continue;
+    if (decl.schema && !validatorFor(decl.schema)(fact)) continue;
+    fromCluster[name] = fact;
+  }
+  given = { ...fromCluster, ...given };
   const values: Record<string, JsonValue> = {};
   for (const name of Object.keys(given)) {
     if (!set.parameters.has(name)) {

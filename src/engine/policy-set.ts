@@ -57,6 +57,10 @@ export interface CompiledPolicy {
   judgeEmbedded?: EmbeddedSpec;
 }
 
+/** What a live context source can read of the cluster itself: the API server's version ("v1.33.4"). */
+export type ClusterFact = "serverVersion";
+export type ClusterFacts = Partial<Record<ClusterFact, JsonValue>>;
+
 export interface ParameterDeclaration {
   name: string;
   description: string;
@@ -64,6 +68,8 @@ export interface ParameterDeclaration {
   default?: JsonValue;
   /** The default is a guess about the cluster: findings resting on it say so when no value is given. */
   assumed?: boolean;
+  /** A fact the cluster states about itself that gives the value when none is given (serve, audit --cluster). */
+  fromCluster?: ClusterFact;
   /** Policies that declare it. */
   declaredBy: string[];
 }

@@ -54,7 +54,7 @@ export interface PolicyDocument {
     failurePolicy?: "Fail" | "Ignore";
     match: { resourceRules: ResourceRule[]; namespaceSelector?: LabelSelector; objectSelector?: LabelSelector };
     matchConditions?: { name: string; expression: string }[];
-    parameters?: { name: string; description: string; schema?: JsonObject; default?: JsonValue; assumed?: boolean }[];
+    parameters?: { name: string; description: string; schema?: JsonObject; default?: JsonValue; assumed?: boolean; fromCluster?: "serverVersion" }[];
     indexes?: { name: string; target: TargetSpec; type: IndexType; key: string }[];
     variables?: { name: string; expression?: string; lookup?: LookupSpec }[];
     validations: { expression: string; message?: string; messageExpression?: string; action: Action; reason?: string }[];

@@ -259,6 +259,28 @@ if (bins) {
       await kubectl(["delete", "deployment", "-n", "d8-virtualization", "virtualization-controller"]);
     });
 
+    test("the API server's version is a cluster fact: kubernetesVersion comes from it, and version checks use it", async () => {
+      const p = provider();
+      const ctx = p.activate(set);
+      await ready(p);
+      const facts = await p.clusterFacts();
+      assert.match(String(facts.serverVersion), /^v1\.\d+\.\d+/);
+      const params = bindParameters(set, {}, facts);
+      assert.equal(params.values.kubernetesVersion, facts.serverVersion);
+      const mc = (gates: string[]): JsonObject => ({
+        apiVersion: "deckhouse.io/v1alpha1",
+        kind: "ModuleConfig",
+        metadata: { name: "virtualization", generation: 2 },
+        spec: { enabled: true, version: 1, settings: { featureGates: gates, virtualMachineCIDRs: ["10.66.10.0/24"], dvcr: { storage: { type: "PersistentVolumeClaim", persistentVolumeClaim: { size: "50G" } } } } },
+      });
+      const old = { ...mc([]), metadata: { name: "virtualization", generation: 1 } };
+      const gpu = evaluate(set, admissionRequest({ object: mc(["GPU"]), oldObject: old }), { context: ctx, params: bindParameters(set, { edition: "EE" }, facts) });
+      const denial = gpu.denials.find((d) => d.policy === "moduleconfig-feature-gates");
+      assert.ok(denial, JSON.stringify(gpu.denials));
+      assert.ok(denial.message.includes(`the cluster runs ${String(facts.serverVersion)}`), denial.message);
+      assert.equal(denial.assumes?.includes("kubernetesVersion") ?? false, false);
+    });
+
     test("watches the server ends are resumed from their resourceVersion, without a re-list", async () => {
       const p = provider({ watch: { watchTimeoutSeconds: 2 } });
       const ctx = p.activate(set);

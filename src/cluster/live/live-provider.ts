@@ -2,7 +2,8 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { ContextProvider } from "../context-provider.js";
-import type { ClusterContext, IPQuery, JsonObject, KindKey, PolicySet } from "../../engine/index.js";
+import type { ClusterContext, ClusterFacts, IPQuery, JsonObject, KindKey, PolicySet } from "../../engine/index.js";
+import { getJson } from "./api-client.js";
 import { ObjectStore } from "../object-store.js";
 import { KindWatch, type KindSink, type KindWatchOptions } from "./kind-watch.js";
 import { CacheMetrics } from "./metrics.js";
@@ -122,6 +123,21 @@ export class LiveContextProvider implements ContextProvider {
       waiting.push(w.state.lastError ? `${w.target.kind}: ${w.state.lastError} (retrying)` : `${w.target.kind}: first list in progress`);
     }
     return waiting.length === 0 ? undefined : `waiting for the first list of ${waiting.join("; ")}`;
+  }
+
+  /**
+   * The API server's version (GET /version, readable by every authenticated client). Read on each
+   * call, i.e. at start and on every policy reload; when it cannot be read, the fact is absent and
+   * the parameters it feeds keep their defaults.
+   */
+  async clusterFacts(): Promise<ClusterFacts> {
+    try {
+      const version = await getJson<{ gitVersion?: unknown }>(this.opts.kc, "/version", { timeoutMs: 10_000 });
+      return typeof version.gitVersion === "string" ? { serverVersion: version.gitVersion } : {};
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, "cannot read the API server's version; parameters taken from it keep their defaults");
+      return {};
+    }
   }
 
   registerMetrics(registry: Registry): void {
