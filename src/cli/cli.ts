@@ -1,3 +1,4 @@
+import { endOutputOnClosedPipe } from "./closed-pipe.js";
 import { UsageError, type Command } from "./command.js";
 
 // Commands load lazily so that `virtguard review` does not pay for the server's or certs' imports.
@@ -54,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
 
 /** Runs one command line; sets process.exitCode. */
 export function runCli(argv: string[]): Promise<void> {
+  endOutputOnClosedPipe(process.stdout);
+  endOutputOnClosedPipe(process.stderr);
   return main(argv).then(
     (code) => {
       process.exitCode = code;

@@ -11,28 +11,11 @@ import { after, before, describe, test } from "node:test";
 import { runCli } from "../check/helpers.js";
 import { eventually, send } from "../server/helpers.js";
 import { admissionReview } from "../support/review.js";
+import { VM_300 } from "../support/manifests.js";
 
 const IMAGE = process.env["VIRTGUARD_IMAGE"];
 if (!IMAGE) throw new Error("VIRTGUARD_IMAGE is not set: run `npm run test:image`, which builds the image and names it");
 const PODMAN = ["--runtime", "runc"];
-
-/** A VirtualMachine that needs the CRD's defaults (no osType, no bootloader) and has 300 cores. */
-const VM_300 = `apiVersion: virtualization.deckhouse.io/v1alpha2
-kind: VirtualMachine
-metadata:
-  name: big
-  namespace: tenant-a
-spec:
-  virtualMachineClassName: generic
-  cpu:
-    cores: 300
-    coreFraction: 100%
-  memory:
-    size: 8Gi
-  blockDeviceRefs:
-    - kind: VirtualDisk
-      name: big-root
-`;
 
 function podman(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

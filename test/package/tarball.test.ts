@@ -13,26 +13,9 @@ import { runCli, type CliResult } from "../check/helpers.js";
 import { send, spawnServe, writePolicyDir } from "../server/helpers.js";
 import { REPO_ROOT } from "../support/paths.js";
 import { admissionReview } from "../support/review.js";
+import { VM_300 } from "../support/manifests.js";
 
 const run = promisify(execFile);
-
-/** A VirtualMachine that needs the CRD's defaults (no osType, no bootloader) and has 300 cores. */
-const VM_300 = `apiVersion: virtualization.deckhouse.io/v1alpha2
-kind: VirtualMachine
-metadata:
-  name: big
-  namespace: tenant-a
-spec:
-  virtualMachineClassName: generic
-  cpu:
-    cores: 300
-    coreFraction: 100%
-  memory:
-    size: 8Gi
-  blockDeviceRefs:
-    - kind: VirtualDisk
-      name: big-root
-`;
 
 /** The environment of a process the user starts: this Node.js first on PATH, no npm_* of the outer `npm test`. */
 function userEnv(extra: Record<string, string> = {}): Record<string, string> {
