@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { asStored } from "../../src/check/apiserver.js";
@@ -7,7 +6,7 @@ import { planOperations } from "../../src/check/plan.js";
 import { runCheck, type CheckOptions } from "../../src/check/run.js";
 import type { ParsedObject } from "../../src/cluster/files.js";
 import type { JsonObject } from "../../src/engine/index.js";
-import { DVP_CRDS, REPO_ROOT } from "../support/paths.js";
+import { DVP_CRDS } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, LEASES, ROOMY_CLASS, runCli, tempTree, vmYaml } from "./helpers.js";
 
 const BASE = join(CHECK, "base");
@@ -152,7 +151,7 @@ test("the object under judgment is absent from the context on CREATE and at its 
   assert.deepEqual(report.objects.map((o) => `${o.operation} ${o.name}: ${o.findings[0]?.message}`), ["UPDATE c: stored: old", "CREATE d: absent"]);
 });
 
-test("CLI, shipped policies: the leased-CIDR removal between the merge base and the pull request is denied", { skip: !existsSync(join(REPO_ROOT, "policies", "moduleconfig-leased-subnets.json")) && "the shipped moduleconfig-leased-subnets policy is not there" }, async () => {
+test("CLI, shipped policies: the leased-CIDR removal between the merge base and the pull request is denied", async () => {
   const { code, stdout, stderr } = await runCli(["check", "--context", LEASES, "--against", BASE, HEAD]);
   assert.equal(code, 1, stderr);
   const [line, summary] = stdout.trimEnd().split("\n");

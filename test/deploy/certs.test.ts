@@ -5,10 +5,9 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readYaml } from "../../src/yaml/read.js";
-import { hasTool, removeTempDirs, tempDir, tool, virtguard } from "./helpers.js";
+import { requireTool, removeTempDirs, tempDir, tool, virtguard } from "./helpers.js";
 
-const openssl = hasTool("openssl", ["version"]);
-const skipOpenssl = openssl ? false : "openssl is not installed";
+requireTool("openssl", ["version"]);
 
 const DAY = 86_400_000;
 
@@ -66,11 +65,11 @@ describe("virtguard certs", () => {
     assert.equal(mode(out, "ca.crt"), 0o644);
   });
 
-  test("openssl verify -CAfile ca.crt tls.crt passes", { skip: skipOpenssl }, () => {
+  test("openssl verify -CAfile ca.crt tls.crt passes", () => {
     opensslVerify(join(dir, "certs"));
   });
 
-  test("openssl x509 -text shows every SAN, serverAuth, CA:FALSE", { skip: skipOpenssl }, () => {
+  test("openssl x509 -text shows every SAN, serverAuth, CA:FALSE", () => {
     const text = opensslText(join(dir, "certs", "tls.crt"));
     for (const san of [
       "DNS:virtguard,",
@@ -125,7 +124,7 @@ describe("virtguard certs", () => {
     assert.equal(Buffer.from(r.stdout.trim(), "base64").toString("utf8"), was.ca);
   });
 
-  test("--renew-before: renewed with the same CA when it expires within the window", { skip: skipOpenssl }, () => {
+  test("--renew-before: renewed with the same CA when it expires within the window", () => {
     const d = tempDir();
     const first = virtguard(["certs", "--key-type", "ecdsa-p256", "--days", "10", "--host", "extra.example"], { cwd: d });
     assert.equal(first.code, 0, first.stderr);
@@ -157,7 +156,7 @@ describe("virtguard certs", () => {
     ["rsa3072", /Public-Key: \(3072 bit\)/],
     ["ecdsa-p256", /ASN1 OID: prime256v1/],
   ] as const) {
-    test(`--key-type ${keyType}: openssl verifies it and the key matches the certificate`, { skip: skipOpenssl }, () => {
+    test(`--key-type ${keyType}: openssl verifies it and the key matches the certificate`, () => {
       const d = tempDir();
       const r = virtguard(["certs", "--key-type", keyType, "--out", "tls", "--name", "guard", "--namespace", "sec"], { cwd: d });
       assert.equal(r.code, 0, r.stderr);

@@ -28,8 +28,9 @@ export function tool(cmd: string, args: string[], opts: { cwd?: string; input?: 
   return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", missing };
 }
 
-export function hasTool(cmd: string, versionArgs: string[]): boolean {
-  return !tool(cmd, versionArgs).missing;
+/** Fails the test file, naming the tool, when a program these tests run as an independent check is not installed. */
+export function requireTool(cmd: string, versionArgs: string[]): void {
+  if (tool(cmd, versionArgs).missing) throw new Error(`${cmd} is not installed: these tests check virtguard's output with it (install it, e.g. apt-get install ${cmd})`);
 }
 
 const tempDirs: string[] = [];

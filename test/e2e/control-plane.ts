@@ -14,8 +14,6 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import test from "node:test";
-import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { readCrdDir } from "../../src/schema/crd-dir.js";
 
@@ -68,8 +66,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
 }
 
-/** The skip reason when Go is missing; the only condition under which e2e tests skip. */
-export const SKIP_GO_NOT_FOUND = "go not found on PATH (needed to build kube-apiserver and etcd, see test/e2e/README.md)";
+/** Why e2e cannot run without Go: it builds kube-apiserver and etcd. */
+export const GO_NOT_FOUND = "go not found on PATH (needed to build kube-apiserver and etcd, see test/e2e/README.md)";
 
 const VERBOSE = process.env["VIRTGUARD_E2E_VERBOSE"] === "1";
 const KEEP = process.env["VIRTGUARD_E2E_KEEP"] === "1";
@@ -171,19 +169,20 @@ function tailFile(file: string, lines = 40): string {
 /**
  * Returns the kube-apiserver and etcd binaries, building them with
  * test/e2e/k8s/build.sh when they are not cached yet (the first build takes
- * many minutes). Returns { skip } only when `go` is not on PATH.
+ * many minutes). Throws when `go` is not on PATH: e2e runs against a real
+ * API server or fails, it never passes without one.
  * VIRTGUARD_E2E_KUBE_APISERVER + VIRTGUARD_E2E_ETCD override the build.
  */
-export async function ensureBinaries(): Promise<Binaries | { skip: string }> {
+export async function ensureBinaries(): Promise<Binaries> {
   const envApi = process.env["VIRTGUARD_E2E_KUBE_APISERVER"];
   const envEtcd = process.env["VIRTGUARD_E2E_ETCD"];
   if (envApi && envEtcd) return { apiserver: envApi, etcd: envEtcd };
 
   try {
     const go = await run("go", ["version"]);
-    if (go.code !== 0) return { skip: SKIP_GO_NOT_FOUND };
+    if (go.code !== 0) throw new Error(`control-plane: ${GO_NOT_FOUND}`);
   } catch (e) {
-    if (isENOENT(e)) return { skip: SKIP_GO_NOT_FOUND };
+    if (isENOENT(e)) throw new Error(`control-plane: ${GO_NOT_FOUND}`);
     throw e;
   }
 
@@ -208,25 +207,13 @@ export async function ensureBinaries(): Promise<Binaries | { skip: string }> {
 }
 
 /**
- * Shared skip logic for e2e test files. Resolves the binaries; when Go is
- * missing it prints `e2e: skipped: <reason>`, registers a single test that
- * asserts the reason is the documented one, and returns undefined, so a test
- * file does:
+ * The binaries for an e2e test file (built once, see ensureBinaries); a test file does:
  *
  *   const bins = await e2eBinaries();
  *   if (bins) { describe(...) }
  */
-export async function e2eBinaries(): Promise<Binaries | undefined> {
-  const res = await ensureBinaries();
-  if ("skip" in res) {
-    const reason = res.skip;
-    console.log(`e2e: skipped: ${reason}`);
-    test("e2e skipped: the only accepted reason is a missing Go toolchain", () => {
-      assert.equal(reason, SKIP_GO_NOT_FOUND);
-    });
-    return undefined;
-  }
-  return res;
+export async function e2eBinaries(): Promise<Binaries> {
+  return ensureBinaries();
 }
 
 // ------------------------------------------------------------------ helpers
@@ -451,9 +438,7 @@ export async function readCrds(dir: string): Promise<{ name: string; doc: unknow
 export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
   let binaries = opts.binaries;
   if (!binaries) {
-    const res = await ensureBinaries();
-    if ("skip" in res) throw new Error(`control-plane: cannot start: ${res.skip}`);
-    binaries = res;
+    binaries = await ensureBinaries();
   }
   const t0 = Date.now();
 
