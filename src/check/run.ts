@@ -266,7 +266,7 @@ function asDuringAdmission<T>(store: ObjectStore, stored: Stored, fn: () => T): 
 }
 
 /** What a finding takes for granted, and the flag that says otherwise. */
-function assumptionNote(f: Finding, params: BoundParameters): string {
+export function assumptionNote(f: Finding, params: BoundParameters): string {
   if (!f.assumes || f.assumes.length === 0) return "";
   const parts = f.assumes.map((name) => `${name}=${JSON.stringify(params.values[name] ?? null)}`);
   const flags = f.assumes.map((name) => `--param ${name}=...`);

@@ -38,6 +38,16 @@ export const SERVE_FLAGS = {
     default: "fail",
   },
   "stale-cache-after": { value: "DUR", help: "how long a kind may be out of sync before --stale-cache applies", default: "2m" },
+  "audit-interval": {
+    value: "DUR",
+    help: "background audit: this often, the replica holding the audit lease judges every object in its cluster caches and writes PolicyReports (wgpolicyk8s.io/v1alpha2) per namespace and virtguard_policy_violations; needs a live cluster; 0 disables",
+    default: "0",
+  },
+  "audit-lease": {
+    value: "NAMESPACE/NAME",
+    help: "the coordination.k8s.io Lease the replicas elect the audit's writer on",
+    defaultText: "the pod's namespace (else default)/virtguard-audit",
+  },
   "log-level": { value: "LEVEL", help: "trace|debug|info|warn|error|fatal|silent; debug logs one line per request, info one per denial, warning, audit", default: "info" },
   "metrics-port": { value: "N", help: "serve /metrics (and /healthz, /readyz) over plain HTTP on this port, never on the webhook's; 0 picks a free one", default: String(SERVER_DEFAULTS.metricsPort) },
   "client-ca": {

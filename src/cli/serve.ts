@@ -1,5 +1,6 @@
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { isAbsolute, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fileContextProvider, type ContextProvider } from "../cluster/context-provider.js";
@@ -90,6 +91,27 @@ export interface ServeConfig {
   /** Top-level fields set over the object of a fromSecret kind (--override), by "group/Kind". */
   overrides: Map<KindKey, JsonObject>;
   staleCache: { mode: "fail" | "serve"; afterMs: number };
+  /** Background audit: every intervalMs (0: off), elected on the Lease namespace/name. */
+  audit: { intervalMs: number; lease: { namespace: string; name: string } };
+}
+
+/** The namespace a pod's ServiceAccount is mounted for, else "default". */
+function podNamespace(env: NodeJS.ProcessEnv): string {
+  if (env["POD_NAMESPACE"]) return env["POD_NAMESPACE"];
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() || "default";
+  } catch {
+    return "default";
+  }
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+function parseLease(text: string | undefined, env: NodeJS.ProcessEnv): { namespace: string; name: string } {
+  if (text === undefined) return { namespace: podNamespace(env), name: "virtguard-audit" };
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--audit-lease "${text}": expected NAMESPACE/NAME, e.g. d8-virtguard/virtguard-audit`);
+  return { namespace: m[1] as string, name: m[3] as string };
 }
 
 /** --override values: "group/Kind={...}" (core kinds "/Kind"); fields of one kind given twice merge. */
@@ -173,7 +195,11 @@ export function parseServeConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     cluster,
     overrides,
     staleCache: { mode: staleMode, afterMs: durationFlag("stale-cache-after", one("stale-cache-after")) },
+    audit: { intervalMs: durationFlag("audit-interval", one("audit-interval")), lease: parseLease(one("audit-lease"), env) },
   };
+  if (config.audit.intervalMs > 0 && cluster === undefined) {
+    throw new UsageError("--audit-interval needs a live cluster (--kubeconfig, or in a pod): the audit judges the objects in serve's cluster caches and writes PolicyReports there");
+  }
   if (config.shutdownDelayMs >= config.shutdownGracePeriodMs) {
     throw new UsageError(`--shutdown-delay (${config.shutdownDelayMs} ms) must be shorter than --shutdown-grace-period (${config.shutdownGracePeriodMs} ms)`);
   }
@@ -202,6 +228,41 @@ async function contextProvider(config: ServeConfig, logger: Logger): Promise<Con
   } catch (err) {
     throw new UsageError(`--context: ${(err as Error).message}`);
   }
+}
+
+/**
+ * `--audit-interval`: every replica campaigns for the audit Lease; the one holding it audits its
+ * caches and writes the reports. All of them keep serving admission.
+ */
+async function startBackgroundAudit(config: ServeConfig, running: RunningServer, context: ContextProvider): Promise<{ stop(): Promise<void> }> {
+  const [{ loadKubeConfig }, { LeaderElection }, { BackgroundAudit }, { ReportWriter }] = await Promise.all([
+    import("../cluster/live/kube-config.js"),
+    import("../cluster/live/lease-election.js"),
+    import("../audit/background.js"),
+    import("../audit/report-sync.js"),
+  ]);
+  const { kc } = loadKubeConfig(config.cluster as NonNullable<ServeConfig["cluster"]>);
+  const logger = running.logger;
+  const election = new LeaderElection({ kc, ...config.audit.lease, identity: `${hostname()}_${randomUUID().slice(0, 8)}`, logger });
+  const audit = new BackgroundAudit({
+    serving: () => running.policies.current,
+    ready: () => context.notReady() === undefined,
+    leading: () => election.leading(),
+    intervalMs: config.audit.intervalMs,
+    evalTimeoutMs: config.evalTimeoutMs,
+    reports: new ReportWriter(kc, logger),
+    registry: running.metrics.registry,
+    logger,
+  });
+  election.start();
+  audit.start();
+  logger.info({ intervalMs: config.audit.intervalMs, lease: `${config.audit.lease.namespace}/${config.audit.lease.name}`, identity: election.identity }, "background audit on");
+  return {
+    async stop() {
+      await audit.stop();
+      await election.stop();
+    },
+  };
 }
 
 function devBanner(running: RunningServer): string {
@@ -256,6 +317,7 @@ export const command: Command = {
       throw new UsageError(`cannot start: ${(err as Error).message}`);
     }
     process.stderr.write(devBanner(running));
+    const audit = config.audit.intervalMs > 0 ? await startBackgroundAudit(config, running, context) : undefined;
 
     return new Promise<number>((resolve) => {
       let signalled = false;
@@ -273,7 +335,10 @@ export const command: Command = {
           logger.flush();
           process.exit(0);
         }, config.shutdownGracePeriodMs + 1000).unref();
-        running.shutdown({ delayMs: signal === "SIGINT" ? 0 : config.shutdownDelayMs }).then(
+        // The audit stops first: its lease is released at once, so another replica takes over.
+        (audit?.stop() ?? Promise.resolve())
+          .then(() => running.shutdown({ delayMs: signal === "SIGINT" ? 0 : config.shutdownDelayMs }))
+          .then(
           () => {
             logger.flush();
             resolve(0);

@@ -86,3 +86,24 @@ export function sortGrants(grants: Grant[]): Grant[] {
   const key = (g: Grant): string => [g.namespace, g.apiGroup, g.resource, g.verb, g.resourceName].join("\u0000");
   return [...grants].sort((a, b) => key(a).localeCompare(key(b)));
 }
+
+/** The Lease the replicas of `serve --audit-interval` elect the report writer on, in virtguard's namespace. */
+export const AUDIT_LEASE = "virtguard-audit";
+
+/**
+ * What the background audit writes, and nothing else: its PolicyReports (every namespace) and
+ * ClusterPolicyReport, and its one Lease. `create` cannot be limited by name (the object does not
+ * exist yet); get and update of the Lease are.
+ */
+export const AUDIT_RBAC: { clusterRules: PolicyRule[]; namespaceRules: PolicyRule[] } = {
+  clusterRules: [{ apiGroups: ["wgpolicyk8s.io"], resources: ["clusterpolicyreports", "policyreports"], verbs: ["create", "delete", "get", "list", "update"] }],
+  namespaceRules: [
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [AUDIT_LEASE], verbs: ["get", "update"] },
+  ],
+};
+
+/** Every permission the background audit needs, with its Lease in `namespace`. */
+export function auditGrants(namespace: string): Grant[] {
+  return sortGrants([...grantsOf(AUDIT_RBAC.clusterRules, "*"), ...grantsOf(AUDIT_RBAC.namespaceRules, namespace)]);
+}

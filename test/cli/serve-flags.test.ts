@@ -41,4 +41,13 @@ describe("serve's flags come from one table", () => {
     assert.equal(c.shutdownGracePeriodMs, SERVER_DEFAULTS.shutdownGracePeriodMs);
     assert.equal(c.reloadIntervalMs, SERVER_DEFAULTS.reloadIntervalMs);
   });
+
+  test("--audit-interval is off by default, needs a live cluster, and elects on --audit-lease (default: the pod's namespace)", () => {
+    assert.equal(parseServeConfig([], {}).audit.intervalMs, 0);
+    assert.throws(() => parseServeConfig(["--audit-interval", "10m"], {}), /^UsageError: --audit-interval needs a live cluster/);
+    const c = parseServeConfig(["--audit-interval", "10m", "--kubeconfig", "/k"], { POD_NAMESPACE: "d8-virtguard" });
+    assert.deepEqual(c.audit, { intervalMs: 600_000, lease: { namespace: "d8-virtguard", name: "virtguard-audit" } });
+    assert.deepEqual(parseServeConfig(["--kubeconfig", "/k"], { VIRTGUARD_AUDIT_INTERVAL: "1s", VIRTGUARD_AUDIT_LEASE: "ops/audit" }).audit, { intervalMs: 1000, lease: { namespace: "ops", name: "audit" } });
+    assert.throws(() => parseServeConfig(["--audit-lease", "no-slash"], {}), /^UsageError: --audit-lease "no-slash": expected NAMESPACE\/NAME/);
+  });
 });

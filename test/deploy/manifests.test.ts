@@ -24,7 +24,7 @@ import {
   policyFiles,
   type K8sObject,
 } from "../../src/deploy/manifests.js";
-import { expectedGrants, grantsOf, sortGrants, type Grant, type PolicyRule } from "../../src/deploy/rbac.js";
+import { auditGrants, expectedGrants, grantsOf, sortGrants, type Grant, type PolicyRule } from "../../src/deploy/rbac.js";
 import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { requireTool, removeTempDirs, repoRoot, tempDir, tool, virtguard } from "./helpers.js";
 
@@ -154,6 +154,10 @@ describe("virtguard manifests", () => {
       "ClusterRoleBinding//virtguard-lookups",
       "Role/kube-system/virtguard-cluster-configuration",
       "RoleBinding/kube-system/virtguard-cluster-configuration",
+      "ClusterRole//virtguard-audit-reports",
+      "ClusterRoleBinding//virtguard-audit-reports",
+      `Role/${NS}/virtguard-audit-lease`,
+      `RoleBinding/${NS}/virtguard-audit-lease`,
       `ConfigMap/${NS}/virtguard-policies`,
       `Service/${NS}/virtguard`,
       `Deployment/${NS}/virtguard`,
@@ -362,7 +366,7 @@ describe("virtguard manifests", () => {
     }
   });
 
-  test("RBAC grants exactly the shipped policies' lookups, read-only, and the Secrets they read by name", () => {
+  test("RBAC grants exactly the shipped policies' lookups, read-only, the Secrets they read by name, and the audit's reports and Lease", () => {
     const shipped = loadPolicyDir();
     const secrets = new Set([...shipped.targets.values()].flatMap((t) => (t.fromSecret ? [`${t.fromSecret.namespace}/${t.fromSecret.name}`] : [])));
     const granted: Grant[] = [];
@@ -372,7 +376,8 @@ describe("virtguard manifests", () => {
       if (o.kind === "Role") granted.push(...grantsOf(o.rules as PolicyRule[], o.metadata.namespace ?? "?"));
       if (o.kind === "ClusterRole" || o.kind === "Role") roles.set(`${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`, o);
     }
-    assert.deepEqual(sortGrants(granted), expectedGrants(shipped));
+    const audit = auditGrants(NS);
+    assert.deepEqual(sortGrants(granted), sortGrants([...expectedGrants(shipped), ...audit]));
     // Each role is bound to virtguard's ServiceAccount, and only to it; nothing else is bound.
     const bindings = objs.filter((o) => o.kind === "ClusterRoleBinding" || o.kind === "RoleBinding");
     assert.equal(bindings.length, roles.size);
@@ -381,9 +386,14 @@ describe("virtguard manifests", () => {
       const ns = b.kind === "RoleBinding" ? (b.metadata.namespace ?? "") : "";
       assert.ok(roles.has(`${ref.kind}/${ns}/${ref.name}`), `${b.kind} ${b.metadata.name} binds a role the set lacks`);
     }
-    // No wildcards, no writes anywhere.
+    // No wildcards; the only writes are the audit's: its reports, and its Lease in virtguard's own namespace.
+    const auditKeys = new Set(audit.map((g) => JSON.stringify(g)));
+    for (const g of audit) {
+      assert.ok(g.apiGroup === "wgpolicyk8s.io" || (g.apiGroup === "coordination.k8s.io" && g.resource === "leases" && g.namespace === NS), JSON.stringify(g));
+      if (g.resource === "leases" && g.verb !== "create") assert.equal(g.resourceName, "virtguard-audit");
+    }
     for (const g of granted) {
-      assert.ok(["get", "list", "watch"].includes(g.verb), `write verb ${g.verb}`);
+      assert.ok(["get", "list", "watch"].includes(g.verb) || auditKeys.has(JSON.stringify(g)), `write verb ${g.verb} on ${g.resource}`);
       assert.ok(g.resource !== "*" && g.apiGroup !== "*");
       if (g.resource === "secrets") assert.ok(secrets.has(`${g.namespace}/${g.resourceName}`), `a Secret no policy reads: ${g.namespace}/${g.resourceName}`);
     }
@@ -393,6 +403,11 @@ describe("virtguard manifests", () => {
       o.kind === "ClusterRole" ? grantsOf(o.rules as PolicyRule[], "*") : o.kind === "Role" ? grantsOf(o.rules as PolicyRule[], o.metadata.namespace ?? "?") : [],
     );
     assert.deepEqual(sortGrants(baseGrants), expectedGrants(shipped), "manifests/rbac.yaml must grant what the shipped policies look up (see src/deploy/rbac.ts)");
+    const auditBase = parseManifests(readFileSync(join(repoRoot, "manifests", "audit-rbac.yaml"), "utf8"));
+    const auditBaseGrants = auditBase.flatMap((o) =>
+      o.kind === "ClusterRole" ? grantsOf(o.rules as PolicyRule[], "*") : o.kind === "Role" ? grantsOf(o.rules as PolicyRule[], o.metadata.namespace ?? "?") : [],
+    );
+    assert.deepEqual(sortGrants(auditBaseGrants), auditGrants("virtguard"), "manifests/audit-rbac.yaml must grant what src/deploy/rbac.ts's AUDIT_RBAC says");
   });
 
   test("with --policies, RBAC follows the lookups of that set: new kinds and Secrets granted, unused ones dropped", () => {
@@ -419,7 +434,7 @@ describe("virtguard manifests", () => {
     const set = loadPolicyDir(dirp);
     const out = buildManifests({ policiesDir: dirp });
     const granted = out.flatMap((o) => (o.kind === "ClusterRole" ? grantsOf(o.rules as PolicyRule[], "*") : o.kind === "Role" ? grantsOf(o.rules as PolicyRule[], o.metadata.namespace ?? "?") : []));
-    assert.deepEqual(sortGrants(granted), expectedGrants(set));
+    assert.deepEqual(sortGrants(granted), sortGrants([...expectedGrants(set), ...auditGrants("virtguard")]));
     const keys = new Set(granted.map((g) => `${g.namespace} ${g.apiGroup}/${g.resource} ${g.verb} ${g.resourceName}`));
     assert.ok(keys.has("* /configmaps list *"));
     assert.ok(keys.has("tenant-a /secrets watch settings"));

@@ -7,63 +7,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readYaml } from "../../src/yaml/read.js";
-import { e2eBinaries, repoRoot, startControlPlane, type ControlPlane, type KubectlResult } from "./control-plane.js";
+import { e2eBinaries, startControlPlane, type ControlPlane, type KubectlResult } from "./control-plane.js";
+import { CLUSTER_CONFIGURATION_SECRET, computeClass, policyReportCrds, vm } from "./audit-fixtures.js";
 import { installVirtguardRbac, makeWebhookCerts, metricSum, registerWebhook, startVirtguard, virtguardCli, type VirtguardProcess } from "./virtguard-process.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function vm(name: string, cores: number): string {
-  return JSON.stringify({
-    apiVersion: "virtualization.deckhouse.io/v1alpha2",
-    kind: "VirtualMachine",
-    metadata: { name, namespace: "vms" },
-    spec: {
-      virtualMachineClassName: "compute",
-      cpu: { cores, coreFraction: "100%" },
-      memory: { size: `${cores * 2}Gi` },
-      blockDeviceRefs: [{ kind: "VirtualDisk", name: `${name}-root` }],
-      runPolicy: "AlwaysOnUnlessStoppedManually",
-      osType: "Generic",
-      bootloader: "BIOS",
-    },
-  });
-}
-
-/**
- * No coreFractions: this control plane has no DVP conversion webhook, so a v1alpha3 class read at
- * v1alpha2 (the version the policies look classes up at) would keep its "NN%" strings there.
- */
-function computeClass(maxCores: number): string {
-  return JSON.stringify({
-    apiVersion: "virtualization.deckhouse.io/v1alpha3",
-    kind: "VirtualMachineClass",
-    metadata: { name: "compute" },
-    spec: { cpu: { type: "Host" }, sizingPolicies: [{ cores: { min: 1, max: maxCores }, memory: { min: "1Gi", max: "32Gi" } }] },
-  });
-}
-
-const CLUSTER_CONFIGURATION_SECRET = JSON.stringify({
-  apiVersion: "v1",
-  kind: "Secret",
-  metadata: { name: "d8-cluster-configuration", namespace: "kube-system" },
-  data: {
-    "cluster-configuration.yaml": Buffer.from("apiVersion: deckhouse.io/v1\nkind: ClusterConfiguration\nclusterType: Static\npodSubnetCIDR: 10.111.0.0/16\nserviceSubnetCIDR: 10.222.0.0/16\n").toString("base64"),
-  },
-});
-
-/** The vendored PolicyReport CRD, and the ClusterPolicyReport one derived from it. */
-function policyReportCrds(): string {
-  const namespaced = readYaml(fs.readFileSync(path.join(repoRoot(), "test", "e2e", "crds", "policyreport.yaml"), "utf8")) as {
-    metadata: { name: string };
-    spec: { scope: string; names: Record<string, unknown>; versions: { additionalPrinterColumns?: unknown }[] };
-  };
-  const cluster = structuredClone(namespaced);
-  cluster.metadata.name = "clusterpolicyreports.wgpolicyk8s.io";
-  cluster.spec.scope = "Cluster";
-  cluster.spec.names = { kind: "ClusterPolicyReport", listKind: "ClusterPolicyReportList", plural: "clusterpolicyreports", singular: "clusterpolicyreport" };
-  return [namespaced, cluster].map((d) => JSON.stringify(d)).join("\n---\n");
-}
 
 function show(what: string, r: { code: number | null; stdout: string; stderr: string }): void {
   console.log(`$ ${what}\n  exit ${r.code}${r.stdout.trim() ? `\n  stdout: ${r.stdout.trim().replaceAll("\n", "\n          ")}` : ""}${r.stderr.trim() ? `\n  stderr: ${r.stderr.trim().replaceAll("\n", "\n          ")}` : ""}`);

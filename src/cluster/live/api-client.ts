@@ -40,36 +40,50 @@ function statusMessage(body: string): { message?: string; reason?: string } {
  * file: KubeConfig applies them), parsed as JSON. Rejects with an ApiError on any non-2xx status
  * and on network errors (statusCode 0).
  */
-export async function getJson<T>(kc: KubeConfig, path: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+export function getJson<T>(kc: KubeConfig, path: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  return sendJson<T>(kc, "GET", path, undefined, opts);
+}
+
+/** A request with a JSON body (or none), answered with JSON (or nothing): as getJson, for writes. */
+export async function sendJson<T>(
+  kc: KubeConfig,
+  method: "GET" | "POST" | "PUT" | "DELETE",
+  path: string,
+  body: unknown,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<T> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new ApiError(0, "the kubeconfig has no current cluster");
   const url = new URL(cluster.server.replace(/\/+$/, "") + path);
-  const options: https.RequestOptions = { method: "GET", headers: { Accept: "application/json" } };
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string | number> = { Accept: "application/json" };
+  if (payload) Object.assign(headers, { "Content-Type": "application/json", "Content-Length": payload.length });
+  const options: https.RequestOptions = { method, headers };
   await kc.applyToHTTPSOptions(options);
   const mod = url.protocol === "http:" ? http : https;
   return new Promise<T>((resolve, reject) => {
     const req = mod.request(url, { ...options, signal: opts.signal, timeout: opts.timeoutMs ?? 60_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("error", (err) => reject(new ApiError(0, `GET ${url.pathname}: ${err.message}`)));
+      res.on("error", (err) => reject(new ApiError(0, `${method} ${url.pathname}: ${err.message}`)));
       res.on("end", () => {
-        const body = Buffer.concat(chunks).toString("utf8");
+        const text = Buffer.concat(chunks).toString("utf8");
         const status = res.statusCode ?? 0;
         if (status < 200 || status > 299) {
-          const s = statusMessage(body);
-          reject(new ApiError(status, `GET ${url.pathname}${url.search}: ${status} ${s.message ?? (res.statusMessage || "error")}`, s.reason));
+          const s = statusMessage(text);
+          reject(new ApiError(status, `${method} ${url.pathname}${url.search}: ${status} ${s.message ?? (res.statusMessage || "error")}`, s.reason));
           return;
         }
         try {
-          resolve(JSON.parse(body) as T);
+          resolve((text === "" ? undefined : JSON.parse(text)) as T);
         } catch (err) {
-          reject(new ApiError(status, `GET ${url.pathname}: response is not JSON: ${(err as Error).message}`));
+          reject(new ApiError(status, `${method} ${url.pathname}: response is not JSON: ${(err as Error).message}`));
         }
       });
     });
     req.on("timeout", () => req.destroy(new Error(`no response within ${opts.timeoutMs ?? 60_000} ms`)));
-    req.on("error", (err) => reject(new ApiError(0, `GET ${url.origin}${url.pathname}: ${err.message}`)));
-    req.end();
+    req.on("error", (err) => reject(new ApiError(0, `${method} ${url.origin}${url.pathname}: ${err.message}`)));
+    req.end(payload);
   });
 }
 
