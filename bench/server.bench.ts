@@ -117,6 +117,8 @@ function mix(): { name: string; body: string }[] {
 interface Proc {
   child: ChildProcess;
   port: number;
+  /** Where /metrics is served (plain HTTP, its own port). */
+  metricsPort: number | undefined;
   exited: Promise<number | null>;
 }
 
@@ -134,10 +136,10 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Proc
       for (const line of buffered.split("\n")) {
         if (!line.startsWith("{")) continue;
         try {
-          const parsed = JSON.parse(line) as { msg?: string; port?: number };
+          const parsed = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
           if (parsed.msg === "listening" && parsed.port) {
             found = true;
-            resolve({ child, port: parsed.port, exited });
+            resolve({ child, port: parsed.port, metricsPort: parsed.metricsPort, exited });
           }
         } catch {
           // a partial line: wait for the rest
@@ -235,8 +237,9 @@ async function checkVerdicts(port: number, requests: { name: string; body: strin
 }
 
 /** Sum and count of virtguard's policy evaluation histogram: engine time, as the server measured it. */
-async function evaluationTotals(port: number): Promise<{ sum: number; count: number }> {
-  const { request } = await import("node:https");
+async function evaluationTotals(proc: Proc): Promise<{ sum: number; count: number }> {
+  const request = proc.metricsPort === undefined ? (await import("node:https")).request : (await import("node:http")).request;
+  const port = proc.metricsPort ?? proc.port;
   const text = await new Promise<string>((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path: "/metrics", rejectUnauthorized: false }, (res) => {
       let t = "";
@@ -372,7 +375,7 @@ async function main(): Promise<void> {
       },
     }),
   );
-  const bare0 = await startProcess([CLI, "serve", "--port=0", "--address=127.0.0.1", `--dev-ca-file=${join(work, "ca0.crt")}`, "--shutdown-delay=0s", `--policies=${trivial}`]);
+  const bare0 = await startProcess([CLI, "serve", "--port=0", "--address=127.0.0.1", `--dev-ca-file=${join(work, "ca0.crt")}`, "--shutdown-delay=0s", "--metrics-port=0", `--policies=${trivial}`]);
   await load("warm-up", bare0, requests, { duration: 3, connections: f.connections });
   const b0 = await load("(b0) virtguard serve, no policy matching", bare0, requests, { duration: f.duration, connections: f.connections });
   rows.push(b0);
@@ -388,17 +391,18 @@ async function main(): Promise<void> {
     "--address=127.0.0.1",
     `--dev-ca-file=${join(work, "ca.crt")}`,
     "--shutdown-delay=0s",
+    "--metrics-port=0",
     ...PARAMS.map((p) => `--param=${p}`),
     ...CONTEXT.map((c) => `--context=${join(FIXTURES, c)}`),
   ];
   const serve = await startProcess(serveArgs);
   for (const line of await checkVerdicts(serve.port, requests)) log(`  ${line}`);
   await load("warm-up", serve, requests, { duration: 3, connections: f.connections });
-  const evalBefore = await evaluationTotals(serve.port);
+  const evalBefore = await evaluationTotals(serve);
   const b = await load("(b) virtguard serve", serve, requests, { duration: f.duration, connections: f.connections });
   const runEnd = performance.now();
   rows.push(b);
-  const evalAfter = await evaluationTotals(serve.port);
+  const evalAfter = await evaluationTotals(serve);
   const engineUs = ((evalAfter.sum - evalBefore.sum) * 1e6) / Math.max(1, evalAfter.count - evalBefore.count);
   let exitLagUs = 0;
   if (f.cpuProf) {
