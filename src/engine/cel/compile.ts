@@ -75,11 +75,7 @@ export function compileExpression(source: string, options: CompileOptions = {}):
   const compiler = (options.engine ?? defaultEngine()) === "compiler";
   const key = options.code && compiler ? codeKey(source, options.roots) : undefined;
   const stored = key === undefined ? undefined : options.code?.get(key);
-  if (stored) {
-    // Instantiated on first use: a run evaluates only the expressions of the policies that match.
-    let run: CompiledFunction | undefined;
-    return compiledFunction(source, (bindings, budget) => (run ??= instantiate(stored))(bindings, budget));
-  }
+  if (stored) return storedFunction(source, stored);
   let parsed = options.parsed?.get(source);
   if (!parsed) {
     try {
@@ -97,6 +93,22 @@ export function compileExpression(source: string, options: CompileOptions = {}):
   const { run, code } = generate(root, roots);
   if (key !== undefined && code) options.code?.set?.(key, code);
   return compiledFunction(source, run);
+}
+
+/** Stored code, instantiated on first use: a run evaluates only the expressions of the policies that match. */
+function storedFunction(source: string, code: GeneratedCode): CompiledExpression {
+  let run: CompiledFunction | undefined;
+  return {
+    source,
+    engine: "compiler",
+    evaluate(bindings, budget = UNLIMITED) {
+      try {
+        return (run ??= instantiate(code))(bindings, budget);
+      } catch (err) {
+        return failure(err);
+      }
+    },
+  };
 }
 
 function compiledFunction(source: string, run: CompiledFunction): CompiledExpression {
