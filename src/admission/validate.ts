@@ -48,95 +48,127 @@ function jsonHeaders(length: number, close: boolean): string[] {
  * evaluated, and answered with one write. Everything else goes to the express app.
  */
 export function createValidateHandler(opts: ValidateOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const { policies, metrics, logger, failureRule, evalTimeoutMs } = opts;
-  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
-  const debug = logger.isLevelEnabled("debug");
-  const info = logger.isLevelEnabled("info");
+  const endpoint = new ValidateEndpoint(opts);
+  return (req, res) => endpoint.handle(req, res);
+}
 
-  function reply(res: ServerResponse, status: number, body: string, close = false): void {
-    res.writeHead(status, jsonHeaders(Buffer.byteLength(body), close || opts.draining()));
-    res.end(body);
+/** What evaluating one request came to: the response sent, and what the metrics and logs say of it. */
+interface Outcome {
+  response: AdmissionReviewResponse;
+  verdict: Verdict | undefined;
+  decision: Decision;
+  evalSeconds: number;
+}
+
+class ValidateEndpoint {
+  private readonly maxBody: number;
+  private readonly debug: boolean;
+  private readonly info: boolean;
+
+  constructor(private readonly opts: ValidateOptions) {
+    this.maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.debug = opts.logger.isLevelEnabled("debug");
+    this.info = opts.logger.isLevelEnabled("info");
   }
 
-  function refuse(res: ServerResponse, status: 400 | 413, message: string, close = false, uid?: string): void {
-    metrics.badRequests.inc({ code: String(status) });
-    if (debug) logger.debug({ status, err: forLog(message, 1024), uid: forLog(uid) }, "admission request refused");
-    reply(res, status, JSON.stringify(uid === undefined ? { error: message, code: status } : { error: message, code: status, uid }), close);
-  }
-
-  /**
-   * 413 at once, without buffering. The rest of a moderately oversized body is read and dropped, so
-   * that a client still writing it gets the answer rather than a reset, and the connection stays usable;
-   * past DISCARD_LIMIT bytes (or a declared length beyond it) the connection is closed instead.
-   */
-  function tooLarge(req: IncomingMessage, res: ServerResponse, size: string, declared: number | undefined): void {
-    const close = declared !== undefined && declared > DISCARD_LIMIT;
-    refuse(res, 413, `request body is ${size}; the limit is ${maxBody} bytes${binaryUnits(maxBody)}`, close);
-    if (close) return;
-    let dropped = 0;
-    req.on("data", (chunk: Buffer) => {
-      dropped += chunk.length;
-      if (dropped > DISCARD_LIMIT) req.socket.destroy();
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now();
+    const length = req.headers["content-length"];
+    if (length !== undefined && Number(length) > this.maxBody) return this.tooLarge(req, res, `${length} bytes (Content-Length)`, Number(length));
+    const { metrics } = this.opts;
+    metrics.inFlight.inc();
+    res.on("close", () => metrics.inFlight.dec());
+    readBody(req, this.maxBody, {
+      body: (body) => this.answerSafely(res, start, body),
+      overflow: () => this.tooLarge(req, res, `over ${this.maxBody} bytes`, undefined),
+      error: (err) => {
+        if (this.debug) this.opts.logger.debug({ err: err.message }, "request stream error");
+      },
     });
   }
 
-  function answer(res: ServerResponse, start: number, body: Buffer): void {
-    let parsed: unknown;
+  /** Nothing in answer() should throw; if something does, the request still gets an answer. */
+  private answerSafely(res: ServerResponse, start: number, body: Buffer): void {
     try {
-      parsed = JSON.parse(body.toString("utf8"));
+      this.answer(res, start, body);
     } catch (err) {
-      return refuse(res, 400, body.length === 0 ? "request body is empty; expected an AdmissionReview (JSON)" : `request body is not JSON: ${(err as Error).message}`);
+      this.opts.logger.error({ err: (err as Error).message, stack: (err as Error).stack }, "internal error answering /validate");
+      if (!res.headersSent) this.reply(res, 500, JSON.stringify({ error: "internal error", code: 500 }));
     }
-    let request: AdmissionRequest;
-    try {
-      request = decodeReview(parsed);
-    } catch (err) {
-      // The uid, when one was sent, goes back with the refusal so the caller can match it up.
-      if (err instanceof ReviewError) return refuse(res, 400, `not an admission.k8s.io/v1 AdmissionReview: ${err.message}`, false, uidOf(parsed));
-      throw err;
-    }
-    const serving = policies.current;
-    const kind = metrics.kind(request.kind.kind);
-    const operation = request.operation;
-    let verdict: Verdict | undefined;
-    let response: AdmissionReviewResponse;
-    let decision: Decision;
-    const evalStart = performance.now();
-    try {
-      const budget = requestBudget(evalTimeoutMs, opts.evalCostLimit);
-      verdict = evaluate(serving.set, request, { context: serving.context, params: serving.params, budget });
-      response = encodeResponse(request.uid, verdict);
-      decision = !verdict.allowed ? "denied" : verdict.warnings.length > 0 ? "warned" : "allowed";
-    } catch (err) {
-      decision = "error";
-      const message = (err as Error).message ?? String(err);
-      logger.error({ uid: forLog(request.uid), ...who(request), err: message, stack: (err as Error).stack, failureRule, generation: serving.generation }, "evaluation failed");
-      response = encodeFailure(request.uid, message, failureRule);
-    }
-    const evalEnd = performance.now();
-    reply(res, 200, JSON.stringify(response));
+  }
 
-    metrics.evaluationDuration.observe({ kind, operation }, (evalEnd - evalStart) / 1000);
-    metrics.requestDuration.observe({ decision, kind, operation }, (performance.now() - start) / 1000);
-    if (verdict === undefined || verdict.matched.length === 0) {
-      metrics.decisions.inc({ decision, kind, operation, policy: "" });
-    } else {
-      for (const policy of verdict.matched) {
-        const d: Decision = hasPolicy(verdict.denials, policy) ? "denied" : hasPolicy(verdict.warnings, policy) ? "warned" : "allowed";
-        metrics.decisions.inc({ decision: d, kind, operation, policy: metrics.policy(policy) });
-      }
-    }
-    if (info && verdict !== undefined) logFindings(request, verdict, serving.generation);
-    if (debug) {
-      logger.debug(
-        { uid: forLog(request.uid), ...who(request), dryRun: request.dryRun === true, decision, durationMs: round(performance.now() - start), generation: serving.generation },
+  private answer(res: ServerResponse, start: number, body: Buffer): void {
+    const request = this.decode(res, body);
+    if (request === undefined) return;
+    const serving = this.opts.policies.current;
+    const outcome = this.evaluate(request, serving);
+    this.reply(res, 200, JSON.stringify(outcome.response));
+    this.record(request, outcome, start);
+    if (this.info && outcome.verdict !== undefined) this.logFindings(request, outcome.verdict, serving.generation);
+    if (this.debug) {
+      this.opts.logger.debug(
+        { uid: forLog(request.uid), ...who(request), dryRun: request.dryRun === true, decision: outcome.decision, durationMs: round(performance.now() - start), generation: serving.generation },
         "admission request",
       );
     }
   }
 
-  function logFindings(request: AdmissionRequest, verdict: Verdict, generation: number): void {
+  /** The AdmissionRequest in a body, or undefined once a 400 has answered it. */
+  private decode(res: ServerResponse, body: Buffer): AdmissionRequest | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch (err) {
+      this.refuse(res, 400, body.length === 0 ? "request body is empty; expected an AdmissionReview (JSON)" : `request body is not JSON: ${(err as Error).message}`);
+      return undefined;
+    }
+    try {
+      return decodeReview(parsed);
+    } catch (err) {
+      if (!(err instanceof ReviewError)) throw err;
+      // The uid, when one was sent, goes back with the refusal so the caller can match it up.
+      this.refuse(res, 400, `not an admission.k8s.io/v1 AdmissionReview: ${err.message}`, false, uidOf(parsed));
+      return undefined;
+    }
+  }
+
+  /** The verdict within the request's budget; an evaluation that fails answers by the failure rule. */
+  private evaluate(request: AdmissionRequest, serving: PolicyStore["current"]): Outcome {
+    const { logger, failureRule, evalTimeoutMs } = this.opts;
+    const evalStart = performance.now();
+    try {
+      const budget = requestBudget(evalTimeoutMs, this.opts.evalCostLimit);
+      const verdict = evaluate(serving.set, request, { context: serving.context, params: serving.params, budget });
+      const decision: Decision = !verdict.allowed ? "denied" : verdict.warnings.length > 0 ? "warned" : "allowed";
+      return { response: encodeResponse(request.uid, verdict), verdict, decision, evalSeconds: (performance.now() - evalStart) / 1000 };
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      logger.error({ uid: forLog(request.uid), ...who(request), err: message, stack: (err as Error).stack, failureRule, generation: serving.generation }, "evaluation failed");
+      return { response: encodeFailure(request.uid, message, failureRule), verdict: undefined, decision: "error", evalSeconds: (performance.now() - evalStart) / 1000 };
+    }
+  }
+
+  /** Durations, and a decision per matched policy (one without a policy when none matched or evaluation failed). */
+  private record(request: AdmissionRequest, outcome: Outcome, start: number): void {
+    const { metrics } = this.opts;
+    const kind = metrics.kind(request.kind.kind);
+    const operation = request.operation;
+    const { verdict, decision } = outcome;
+    metrics.evaluationDuration.observe({ kind, operation }, outcome.evalSeconds);
+    metrics.requestDuration.observe({ decision, kind, operation }, (performance.now() - start) / 1000);
+    if (verdict === undefined || verdict.matched.length === 0) {
+      metrics.decisions.inc({ decision, kind, operation, policy: "" });
+      return;
+    }
+    for (const policy of verdict.matched) {
+      const d: Decision = hasPolicy(verdict.denials, policy) ? "denied" : hasPolicy(verdict.warnings, policy) ? "warned" : "allowed";
+      metrics.decisions.inc({ decision: d, kind, operation, policy: metrics.policy(policy) });
+    }
+  }
+
+  private logFindings(request: AdmissionRequest, verdict: Verdict, generation: number): void {
     if (verdict.denials.length + verdict.warnings.length + verdict.audits.length === 0) return;
+    const { logger } = this.opts;
     const base = { uid: forLog(request.uid), ...who(request), dryRun: request.dryRun === true, generation };
     // A message is rendered from the object; for a Secret it could quote the data.
     const secret = request.kind.group === "" && request.kind.kind === "Secret";
@@ -147,39 +179,54 @@ export function createValidateHandler(opts: ValidateOptions): (req: IncomingMess
     for (const f of verdict.audits) logger.info({ ...base, policy: f.policy, action: "Audit", message: text(f) }, "audit");
   }
 
-  return function validate(req, res) {
-    const start = performance.now();
-    const length = req.headers["content-length"];
-    if (length !== undefined && Number(length) > maxBody) return tooLarge(req, res, `${length} bytes (Content-Length)`, Number(length));
-    metrics.inFlight.inc();
-    res.on("close", () => metrics.inFlight.dec());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
+  private reply(res: ServerResponse, status: number, body: string, close = false): void {
+    res.writeHead(status, jsonHeaders(Buffer.byteLength(body), close || this.opts.draining()));
+    res.end(body);
+  }
+
+  private refuse(res: ServerResponse, status: 400 | 413, message: string, close = false, uid?: string): void {
+    this.opts.metrics.badRequests.inc({ code: String(status) });
+    if (this.debug) this.opts.logger.debug({ status, err: forLog(message, 1024), uid: forLog(uid) }, "admission request refused");
+    this.reply(res, status, JSON.stringify(uid === undefined ? { error: message, code: status } : { error: message, code: status, uid }), close);
+  }
+
+  /**
+   * 413 at once, without buffering. The rest of a moderately oversized body is read and dropped, so
+   * that a client still writing it gets the answer rather than a reset, and the connection stays usable;
+   * past DISCARD_LIMIT bytes (or a declared length beyond it) the connection is closed instead.
+   */
+  private tooLarge(req: IncomingMessage, res: ServerResponse, size: string, declared: number | undefined): void {
+    const close = declared !== undefined && declared > DISCARD_LIMIT;
+    this.refuse(res, 413, `request body is ${size}; the limit is ${this.maxBody} bytes${binaryUnits(this.maxBody)}`, close);
+    if (close) return;
+    let dropped = 0;
     req.on("data", (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > maxBody) {
-        refused = true;
-        chunks.length = 0;
-        return tooLarge(req, res, `over ${maxBody} bytes`, undefined);
-      }
-      chunks.push(chunk);
+      dropped += chunk.length;
+      if (dropped > DISCARD_LIMIT) req.socket.destroy();
     });
-    req.on("end", () => {
-      if (refused) return;
-      try {
-        answer(res, start, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-      } catch (err) {
-        // Nothing in answer() should throw; if something does, the request still gets an answer.
-        logger.error({ err: (err as Error).message, stack: (err as Error).stack }, "internal error answering /validate");
-        if (!res.headersSent) reply(res, 500, JSON.stringify({ error: "internal error", code: 500 }));
-      }
-    });
-    req.on("error", (err) => {
-      if (debug) logger.debug({ err: err.message }, "request stream error");
-    });
-  };
+  }
+}
+
+/** Streams a request body into one Buffer; past `max` bytes it is dropped and `overflow` called once instead. */
+function readBody(req: IncomingMessage, max: number, on: { body(body: Buffer): void; overflow(): void; error(err: Error): void }): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  req.on("data", (chunk: Buffer) => {
+    if (refused) return;
+    size += chunk.length;
+    if (size > max) {
+      refused = true;
+      chunks.length = 0;
+      on.overflow();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on("end", () => {
+    if (!refused) on.body(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+  });
+  req.on("error", (err) => on.error(err));
 }
 
 function uidOf(body: unknown): string | undefined {
