@@ -106,42 +106,20 @@ export function issueServingCert(ca: PemPair, opts: ServingCertOptions): PemPair
     if (!isDnsName(name)) throw new Error(`invalid DNS name "${name}"`);
   }
   if (dnsNames.length === 0 && ips.length === 0) throw new Error("a serving certificate needs at least one DNS name or IP address");
-  const now = opts.now ?? new Date();
   const keyType = opts.keyType ?? "rsa2048";
-  const days = positiveDays(opts.days ?? DEFAULT_LEAF_DAYS, "certificate validity");
-
-  const caCert = new X509Certificate(ca.cert);
-  const caKey = createPrivateKey(ca.key);
-  if (!caCert.ca) throw new Error("the CA certificate is not a CA (basicConstraints CA:false)");
-  if (!caCert.checkPrivateKey(caKey)) throw new Error("the CA key does not match the CA certificate");
-
-  const key = generateKey(keyType);
-  const spki = spkiDer(key);
-  const caNotAfter = new Date(caCert.validTo);
-  const wanted = new Date(now.getTime() + days * DAY_MS);
-  const notAfter = wanted.getTime() > caNotAfter.getTime() ? caNotAfter : wanted;
-  if (notAfter.getTime() <= now.getTime()) throw new Error(`the CA expired on ${caNotAfter.toISOString()}`);
-
   const altNames = [...dnsNames.map((value) => ({ type: 2, value })), ...ips.map((ip) => ({ type: 7, ip }))];
-  const isRsa = keyType !== "ecdsa-p256";
-  const cert = buildCertificate({
-    subject: [{ name: "commonName", value: opts.commonName ?? dnsNames[0] ?? ips[0] ?? "virtguard" }],
-    issuer: subjectNameOf(caCert),
-    notBefore: new Date(now.getTime() - BACKDATE_MS),
-    notAfter,
-    spki,
-    extensions: [
-      { name: "basicConstraints", cA: false, critical: true },
+  return issueLeaf(ca, {
+    commonName: opts.commonName ?? dnsNames[0] ?? ips[0] ?? "virtguard",
+    keyType,
+    days: opts.days,
+    now: opts.now,
+    usage: [
       // keyEncipherment only matters for RSA key exchange (TLS 1.2 without ECDHE); harmless otherwise.
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: isRsa, critical: true },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: keyType !== "ecdsa-p256", critical: true },
       { name: "extKeyUsage", serverAuth: true },
       { name: "subjectAltName", altNames },
-      skiExtension(subjectKeyIdentifier(spki)),
-      akiExtension(subjectKeyIdentifier(spkiDer(caKey))),
     ],
-    issuerKey: caKey,
   });
-  return { cert, key: pkcs8Pem(key) };
 }
 
 export interface ClientCertOptions {
@@ -159,29 +137,46 @@ export interface ClientCertOptions {
  * served with --client-ca, through the kubeconfig of its AdmissionConfiguration.
  */
 export function issueClientCert(ca: PemPair, opts: ClientCertOptions): PemPair {
-  const now = opts.now ?? new Date();
   const keyType = opts.keyType ?? "ecdsa-p256";
-  const days = positiveDays(opts.days ?? DEFAULT_LEAF_DAYS, "certificate validity");
+  return issueLeaf(ca, {
+    commonName: opts.commonName,
+    keyType,
+    days: opts.days,
+    now: opts.now,
+    usage: [
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: keyType !== "ecdsa-p256", critical: true },
+      { name: "extKeyUsage", clientAuth: true },
+    ],
+  });
+}
+
+/**
+ * A leaf certificate signed by `ca` with a new key: valid from just before `now` for `days`
+ * (clamped to the CA's own expiry), not a CA, with the key usage, extended key usage and names of
+ * its use.
+ */
+function issueLeaf(ca: PemPair, leaf: { commonName: string; keyType: KeyType; days: number | undefined; now: Date | undefined; usage: object[] }): PemPair {
+  const now = leaf.now ?? new Date();
+  const days = positiveDays(leaf.days ?? DEFAULT_LEAF_DAYS, "certificate validity");
   const caCert = new X509Certificate(ca.cert);
   const caKey = createPrivateKey(ca.key);
   if (!caCert.ca) throw new Error("the CA certificate is not a CA (basicConstraints CA:false)");
   if (!caCert.checkPrivateKey(caKey)) throw new Error("the CA key does not match the CA certificate");
-  const key = generateKey(keyType);
+  const key = generateKey(leaf.keyType);
   const spki = spkiDer(key);
   const caNotAfter = new Date(caCert.validTo);
   const wanted = new Date(now.getTime() + days * DAY_MS);
   const notAfter = wanted.getTime() > caNotAfter.getTime() ? caNotAfter : wanted;
   if (notAfter.getTime() <= now.getTime()) throw new Error(`the CA expired on ${caNotAfter.toISOString()}`);
   const cert = buildCertificate({
-    subject: [{ name: "commonName", value: opts.commonName }],
+    subject: [{ name: "commonName", value: leaf.commonName }],
     issuer: subjectNameOf(caCert),
     notBefore: new Date(now.getTime() - BACKDATE_MS),
     notAfter,
     spki,
     extensions: [
       { name: "basicConstraints", cA: false, critical: true },
-      { name: "keyUsage", digitalSignature: true, keyEncipherment: keyType !== "ecdsa-p256", critical: true },
-      { name: "extKeyUsage", clientAuth: true },
+      ...leaf.usage,
       skiExtension(subjectKeyIdentifier(spki)),
       akiExtension(subjectKeyIdentifier(spkiDer(caKey))),
     ],
