@@ -42,6 +42,9 @@ Flags:
 Output goes to stdout (or --output-file); progress and diagnostics only ever go to stderr.
 text: one line per finding, "FILE:LINE  Kind/namespace/name  DENY|WARN  [policy] message", then a summary.
 Set VIRTGUARD_PROFILE=1 to print phase timings (read, parse, schema, evaluate, ...) on stderr.
+A --policies DIR loaded once without a problem keeps its compiled CEL in ~/.cache/virtguard
+(VIRTGUARD_CACHE_DIR moves it, VIRTGUARD_NO_CODE_CACHE=1 turns it off): later runs skip parsing,
+type checking and compiling it. Deleting the directory is always safe.
 
 Exit codes: 0 nothing denied; 1 something denied (or warned, with --warnings-as-errors);
 2 usage or input error (unreadable file, invalid YAML, invalid policy, bad --param); every
