@@ -40,6 +40,7 @@ describe(`the image ${IMAGE}`, () => {
   const dir = mkdtempSync(join(tmpdir(), "virtguard-image-"));
   const name = `virtguard-image-test-${process.pid}`;
   let port = 0;
+  let metricsPort = 0;
   let ca = "";
 
   before(async () => {
@@ -50,12 +51,14 @@ describe(`the image ${IMAGE}`, () => {
     for (const f of readdirSync(join(dir, "certs"))) chmodSync(join(dir, "certs", f), 0o644);
     ca = readFileSync(join(dir, "certs", "ca.crt"), "utf8");
     port = await freePort();
+    // Host networking: the default metrics port (9090) may be taken by anything on this machine.
+    metricsPort = await freePort();
     const started = await podman([
       // No --rm: should serve exit early, its logs stay readable for the failure message.
       "run", "--detach", "--name", name, "--network", "host",
       "--volume", `${join(dir, "certs")}:/etc/virtguard/tls:ro`,
       IMAGE,
-      "--address", "127.0.0.1", "--port", String(port),
+      "--address", "127.0.0.1", "--port", String(port), "--metrics-port", String(metricsPort),
       "--tls-cert", "/etc/virtguard/tls/tls.crt", "--tls-key", "/etc/virtguard/tls/tls.key",
     ]);
     assert.equal(started.code, 0, started.stderr);
@@ -82,6 +85,9 @@ describe(`the image ${IMAGE}`, () => {
     process.stderr.write(`image: serve denied: ${response.status?.code} ${response.status?.message}\n`);
     const logs = await podman(["logs", name]);
     assert.match(logs.stdout, /"msg":"listening"/);
+    // The probes' own port, as the Deployment's probes use it.
+    const probe = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+    assert.equal(probe.status, 200);
   });
 
   test("check runs inside the image on a mounted manifest: exit 1 with the denial, CRD defaults applied", async () => {
