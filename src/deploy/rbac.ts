@@ -1,8 +1,10 @@
 /**
  * What virtguard may read in a cluster, derived from the lookups the policies declare
- * (PolicySet.targets): the live context lists and watches every looked-up kind cluster-wide, and
- * reads a `fromSecret` target's one Secret with `get` and a watch selecting `metadata.name`, which
- * RBAC authorises by resourceName in that Secret's namespace.
+ * (PolicySet.targets): the live context lists and watches every looked-up kind cluster-wide; a
+ * kind whose lookups all name one object (LookupTarget.only) it lists and watches with a
+ * `metadata.name` field selector, which RBAC authorises by resourceName (in the object's
+ * namespace for a namespaced kind); and it reads a `fromSecret` target's one Secret with `get`
+ * and a watch selecting `metadata.name` the same way.
  *
  * `virtguard manifests` writes these rules into the ClusterRole and the Roles of the kustomize base;
  * test/deploy/manifests.test.ts checks that manifests/rbac.yaml grants exactly what the shipped
@@ -36,9 +38,14 @@ export interface Grant {
   resourceName: string; // "*" for any
 }
 
-/** The rules for the set's lookups: one cluster rule per API group (resources sorted), one Secret rule per namespace. */
+/**
+ * The rules for the set's lookups: one cluster rule per API group (resources sorted) for the kinds
+ * read whole; one rule with `resourceNames` per kind whose lookups all name one object (in a Role
+ * of its namespace when namespaced); one Secret rule per namespace for the kinds read from a Secret.
+ */
 export function lookupRbac(set: Pick<PolicySet, "targets">): LookupRbac {
   const byGroup = new Map<string, Set<string>>();
+  const named: { namespace?: string; rule: PolicyRule }[] = [];
   const secrets = new Map<string, Set<string>>();
   for (const target of set.targets.values()) {
     if (target.fromSecret) {
@@ -47,15 +54,32 @@ export function lookupRbac(set: Pick<PolicySet, "targets">): LookupRbac {
       continue;
     }
     const { group } = parseApiVersion(target.apiVersion);
+    if (target.only) {
+      // The informer lists and watches it with a metadata.name field selector, which RBAC
+      // authorises by resourceName.
+      named.push({ namespace: target.only.namespace, rule: { apiGroups: [group], resources: [target.resource], resourceNames: [target.only.name], verbs: [...LOOKUP_VERBS] } });
+      continue;
+    }
     byGroup.set(group, (byGroup.get(group) ?? new Set<string>()).add(target.resource));
   }
-  const clusterRules = [...byGroup.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([group, resources]) => ({ apiGroups: [group], resources: [...resources].sort(), verbs: [...LOOKUP_VERBS] }));
-  const namespaceRules = new Map<string, PolicyRule[]>();
-  for (const [namespace, names] of [...secrets.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    namespaceRules.set(namespace, [{ apiGroups: [""], resources: ["secrets"], resourceNames: [...names].sort(), verbs: [...SECRET_VERBS] }]);
+  const ruleKey = (r: PolicyRule): string => [r.apiGroups[0], r.resources[0], r.resourceNames?.[0] ?? ""].join("\u0000");
+  const byKey = (a: PolicyRule, b: PolicyRule): number => ruleKey(a).localeCompare(ruleKey(b));
+  const clusterRules = [
+    ...[...byGroup.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([group, resources]) => ({ apiGroups: [group], resources: [...resources].sort(), verbs: [...LOOKUP_VERBS] })),
+    ...named
+      .filter((n) => n.namespace === undefined)
+      .map((n) => n.rule)
+      .sort(byKey),
+  ];
+  const namespaced = new Map<string, PolicyRule[]>();
+  for (const n of named) if (n.namespace !== undefined) namespaced.set(n.namespace, [...(namespaced.get(n.namespace) ?? []), n.rule]);
+  for (const [namespace, names] of secrets) {
+    namespaced.set(namespace, [...(namespaced.get(namespace) ?? []), { apiGroups: [""], resources: ["secrets"], resourceNames: [...names].sort(), verbs: [...SECRET_VERBS] }]);
   }
+  const namespaceRules = new Map<string, PolicyRule[]>();
+  for (const [namespace, rules] of [...namespaced.entries()].sort(([a], [b]) => a.localeCompare(b))) namespaceRules.set(namespace, rules.sort(byKey));
   return { clusterRules, namespaceRules };
 }
 

@@ -14,7 +14,8 @@ import {
 } from "./cel/compile.js";
 import { documentValidator } from "./document-schema.js";
 import { jsonPath, PolicyLoadError, type PolicyProblem } from "./errors.js";
-import type { CompiledPolicy, CompiledVariable, IndexDefinition, ParameterDeclaration, PolicySet } from "./policy-set.js";
+import { namedObjects } from "./named-objects.js";
+import type { CompiledPolicy, CompiledVariable, IndexDefinition, LookupTarget, ParameterDeclaration, PolicySet } from "./policy-set.js";
 import { TypeCheckError } from "./typecheck/checker.js";
 import { estimateCost, EXPRESSION_COST_LIMIT, UNBOUNDED_ITEMS } from "./typecheck/cost.js";
 import { KindTypes, rootTypes, typeChecker, withVariable } from "./typecheck/environment.js";
@@ -67,7 +68,7 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
   const policies: CompiledPolicy[] = [];
   const parameters = new Map<string, ParameterDeclaration>();
   const indexes = new Map<string, IndexDefinition & { source: string; file: string }>();
-  const targets = new Map<KindKey, TargetSpec>();
+  const targets = new Map<KindKey, LookupTarget>();
   const names = new Map<string, string>();
   const interned = new Map<string, CompiledExpression>();
   const documents: { source: PolicySource; doc: PolicyDocument }[] = [];
@@ -136,6 +137,10 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
     }
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);
+  for (const [kind, only] of namedObjects(documents.map((d) => d.doc), options.parsed)) {
+    const target = targets.get(kind);
+    if (target && only) targets.set(kind, { ...target, only });
+  }
 
   return {
     policies,

@@ -1,4 +1,5 @@
 import type { CompiledExpression } from "./cel/compile.js";
+import type { NamedObject } from "./named-objects.js";
 import type { EmbeddedSpec, IndexType, JsonObject, JsonValue, KindKey, LabelSelector, OnMissingSpec, ResourceRule, TargetSpec } from "./types.js";
 
 export type CompiledVariable =
@@ -82,13 +83,20 @@ export interface IndexDefinition {
   keysOf(object: JsonObject): string[];
 }
 
+/**
+ * A kind the policies look up, with how to watch it. `only` is set when every lookup of the kind
+ * names one object with constants: then that object is all a cluster context needs to hold, and
+ * all RBAC needs to grant.
+ */
+export type LookupTarget = TargetSpec & { readonly only?: NamedObject };
+
 /** A loaded, compiled, immutable policy set. Evaluating a request against it parses nothing. */
 export interface PolicySet {
   readonly policies: readonly CompiledPolicy[];
   readonly parameters: ReadonlyMap<string, ParameterDeclaration>;
   readonly indexes: readonly IndexDefinition[];
   /** Every kind the policies look up, with how to watch it. */
-  readonly targets: ReadonlyMap<KindKey, TargetSpec>;
+  readonly targets: ReadonlyMap<KindKey, LookupTarget>;
   /** A digest of the sources: equal sets have equal hashes. */
   readonly hash: string;
 }

@@ -86,6 +86,10 @@ describe("REST paths and names", () => {
       describeTarget({ apiVersion: "network.deckhouse.io/v1alpha1", kind: "SystemNetwork", resource: "systemnetworks" }),
       "SystemNetwork (systemnetworks.network.deckhouse.io/v1alpha1)",
     );
+    assert.equal(
+      describeTarget({ apiVersion: "v1", kind: "PersistentVolumeClaim", resource: "persistentvolumeclaims", namespaced: true, only: { name: "dvcr", namespace: "d8-virtualization" } }),
+      "PersistentVolumeClaim (persistentvolumeclaims/v1, only d8-virtualization/dvcr)",
+    );
     assert.equal(describeTarget(CLUSTER_CONFIGURATION), "ClusterConfiguration (from Secret kube-system/d8-cluster-configuration, key cluster-configuration.yaml)");
   });
   test("slim drops managedFields and kubectl's last-applied copy, nothing else", () => {

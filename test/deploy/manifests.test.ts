@@ -24,7 +24,7 @@ import {
   policyFiles,
   type K8sObject,
 } from "../../src/deploy/manifests.js";
-import { auditGrants, expectedGrants, grantsOf, sortGrants, type Grant, type PolicyRule } from "../../src/deploy/rbac.js";
+import { auditGrants, expectedGrants, grantsOf, lookupRbac, sortGrants, type Grant, type PolicyRule } from "../../src/deploy/rbac.js";
 import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { requireTool, removeTempDirs, repoRoot, tempDir, tool, virtguard } from "./helpers.js";
 
@@ -152,6 +152,8 @@ describe("virtguard manifests", () => {
       `ServiceAccount/${NS}/virtguard`,
       "ClusterRole//virtguard-lookups",
       "ClusterRoleBinding//virtguard-lookups",
+      "Role/d8-virtualization/virtguard-lookups",
+      "RoleBinding/d8-virtualization/virtguard-lookups",
       "Role/kube-system/virtguard-cluster-configuration",
       "RoleBinding/kube-system/virtguard-cluster-configuration",
       "ClusterRole//virtguard-audit-reports",
@@ -169,8 +171,10 @@ describe("virtguard manifests", () => {
 
   test("the namespace is applied everywhere, and the base namespace appears nowhere", () => {
     assert.ok(!new RegExp(`\\b${BASE_NAMESPACE}\\.svc\\b`).test(out.stdout));
+    // The lookup Roles stay in the namespaces of what they grant (the platform's, not virtguard's).
+    const lookups = new Set(lookupRbac(loadPolicyDir()).namespaceRules.keys());
     for (const o of objs) {
-      if (o.metadata.namespace !== undefined && o.metadata.namespace !== "kube-system") assert.equal(o.metadata.namespace, NS, `${o.kind} ${o.metadata.name}`);
+      if (o.metadata.namespace !== undefined && !lookups.has(o.metadata.namespace)) assert.equal(o.metadata.namespace, NS, `${o.kind} ${o.metadata.name}`);
     }
     for (const b of objs.filter((o) => o.kind.endsWith("RoleBinding"))) {
       assert.deepEqual(b.subjects, [{ kind: "ServiceAccount", name: "virtguard", namespace: NS }]);
@@ -397,6 +401,13 @@ describe("virtguard manifests", () => {
       assert.ok(g.resource !== "*" && g.apiGroup !== "*");
       if (g.resource === "secrets") assert.ok(secrets.has(`${g.namespace}/${g.resourceName}`), `a Secret no policy reads: ${g.namespace}/${g.resourceName}`);
     }
+    // What every lookup names is granted by name: the dvcr PVC and the virtualization ModuleConfig, no other.
+    const keys = new Set(granted.map((g) => `${g.namespace} ${g.apiGroup}/${g.resource} ${g.verb} ${g.resourceName}`));
+    for (const verb of ["get", "list", "watch"]) {
+      assert.ok(keys.has(`d8-virtualization /persistentvolumeclaims ${verb} dvcr`), `${verb} on the dvcr PVC`);
+      assert.ok(keys.has(`* deckhouse.io/moduleconfigs ${verb} virtualization`), `${verb} on the virtualization ModuleConfig`);
+    }
+    assert.deepEqual(granted.filter((g) => ["persistentvolumeclaims", "moduleconfigs"].includes(g.resource) && g.resourceName === "*"), []);
     // manifests/rbac.yaml, read on its own, says the same.
     const base = parseManifests(readFileSync(join(repoRoot, "manifests", "rbac.yaml"), "utf8"));
     const baseGrants = base.flatMap((o) =>

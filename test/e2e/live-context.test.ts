@@ -20,6 +20,7 @@ const LEASE = "virtualization.deckhouse.io/VirtualMachineIPAddressLease";
 const SYSTEM_NETWORK = "network.deckhouse.io/SystemNetwork";
 const CLUSTER_CONFIGURATION = "deckhouse.io/ClusterConfiguration";
 const NODE = "/Node";
+const PVC = "/PersistentVolumeClaim";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -186,6 +187,21 @@ if (bins) {
       assert.equal(ctx.ipQuery(LEASE, "address", { within: ["10.66.0.0/24"] }).length, 0);
       await kubectl(["delete", "node", "worker-1", "--wait=false"]);
       await until("node gone", () => ctx.ipQuery(NODE, "address", { within: ["192.168.50.0/24"] }).length === 0);
+    });
+
+    test("a kind the policies read by one name (the dvcr PVC) is listed and watched by that name: no other object is held", async () => {
+      assert.deepEqual(set.targets.get(PVC)?.only, { name: "dvcr", namespace: "d8-virtualization" });
+      const pvc = (namespace: string, name: string): string =>
+        JSON.stringify({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name, namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } });
+      await kubectl(["apply", "-f", "-"], pvc("d8-virtualization", "other"));
+      await kubectl(["apply", "-f", "-"], pvc("vms", "dvcr"));
+      const p = provider();
+      const ctx = p.activate(set);
+      await ready(p);
+      assert.deepEqual(ctx.list(PVC), []);
+      await kubectl(["apply", "-f", "-"], pvc("d8-virtualization", "dvcr"));
+      await until("the dvcr PVC, from the watch", () => ctx.get(PVC, "dvcr", "d8-virtualization"));
+      assert.deepEqual(ctx.list(PVC).map((o) => `${(o.metadata as JsonObject).namespace}/${(o.metadata as JsonObject).name}`), ["d8-virtualization/dvcr"]);
     });
 
     test("ClusterConfiguration comes from its Secret; flags override the subnets", async () => {

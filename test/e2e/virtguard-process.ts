@@ -79,6 +79,14 @@ export async function serviceAccountKubeconfig(cp: ControlPlane, namespace: stri
  */
 export async function installVirtguardRbac(cp: ControlPlane, dir: string): Promise<string> {
   const manifests = await must("virtguard manifests --skip-webhook", virtguardCli(["manifests", "--skip-webhook"]));
+  // Roles in the platform's namespaces (d8-virtualization for the objects read by name): Deckhouse
+  // creates those with its modules; this bare control plane has them created here.
+  const namespaces = new Set([...manifests.stdout.matchAll(/^kind: Role\n(?:.*\n)*? {2}namespace: (\S+)$/gm)].map((m) => m[1] as string));
+  for (const ns of namespaces) {
+    if ((await cp.kubectl(["get", "namespace", ns])).code === 0) continue;
+    const created = await cp.kubectl(["create", "namespace", ns]);
+    if (created.code !== 0) throw new Error(`kubectl create namespace ${ns} failed: ${created.stderr}`);
+  }
   const applied = await cp.kubectl(["apply", "-f", "-"], { input: manifests.stdout });
   if (applied.code !== 0) throw new Error(`kubectl apply of virtguard manifests --skip-webhook failed: ${applied.stderr}`);
   return serviceAccountKubeconfig(cp, "virtguard", "virtguard", path.join(dir, "virtguard.kubeconfig"));

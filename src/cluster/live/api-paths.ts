@@ -1,4 +1,4 @@
-import { parseApiVersion, type TargetSpec } from "../../engine/index.js";
+import { parseApiVersion, type LookupTarget, type TargetSpec } from "../../engine/index.js";
 
 /**
  * REST paths of a target kind. Kinds are listed and watched cluster-wide (a namespaced kind across
@@ -10,11 +10,12 @@ export function collectionPath(target: Pick<TargetSpec, "apiVersion" | "resource
 }
 
 /** What a log line or a readiness reason calls a target: "VirtualMachineClass (virtualmachineclasses.virtualization.deckhouse.io/v1alpha2)". */
-export function describeTarget(target: TargetSpec): string {
+export function describeTarget(target: LookupTarget): string {
   if (target.fromSecret) {
     const s = target.fromSecret;
     return `${target.kind} (from Secret ${s.namespace}/${s.name}, key ${s.key})`;
   }
   const { group, version } = parseApiVersion(target.apiVersion);
-  return `${target.kind} (${target.resource}${group === "" ? "" : `.${group}`}/${version})`;
+  const only = target.only ? `, only ${target.only.namespace ? `${target.only.namespace}/` : ""}${target.only.name}` : "";
+  return `${target.kind} (${target.resource}${group === "" ? "" : `.${group}`}/${version}${only})`;
 }

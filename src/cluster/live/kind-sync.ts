@@ -1,4 +1,4 @@
-import { isObject, type JsonObject, type KindKey, type TargetSpec } from "../../engine/index.js";
+import { isObject, type JsonObject, type KindKey, type LookupTarget } from "../../engine/index.js";
 import { describeTarget } from "./api-paths.js";
 import { Backoff } from "./backoff.js";
 import { applyOverrides, decodeSecretDocument } from "./from-secret.js";
@@ -132,7 +132,7 @@ export class KindSync {
 
   constructor(
     readonly kind: KindKey,
-    readonly target: TargetSpec,
+    readonly target: LookupTarget,
     private readonly sink: KindSink,
     private readonly logger: KindLog,
     private readonly opts: KindSyncOptions = {},

@@ -1,5 +1,5 @@
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
-import type { JsonObject, KindKey, TargetSpec } from "../../engine/index.js";
+import type { JsonObject, KindKey, LookupTarget } from "../../engine/index.js";
 import { getJson, statusOf, type ListResponse } from "./api-client.js";
 import { collectionPath } from "./api-paths.js";
 import { KindSync, WATCHDOG_INTERVAL_MS, type KindCommand, type KindLog, type KindSink, type KindSyncOptions } from "./kind-sync.js";
@@ -41,7 +41,7 @@ export class KindWatch {
 
   constructor(
     readonly kind: KindKey,
-    readonly target: TargetSpec,
+    readonly target: LookupTarget,
     private readonly kc: KubeConfig,
     sink: KindSink,
     logger: KindLog,
@@ -117,7 +117,9 @@ export class KindWatch {
   }
 
   private async listPages(c: Extract<KindCommand, { type: "list" }>): Promise<{ items: JsonObject[]; resourceVersion: string }> {
-    const base = collectionPath(this.target);
+    const only = this.target.only;
+    // The one object the policies read: selected by name, which is what RBAC's resourceNames allow.
+    const base = collectionPath(this.target, only?.namespace) + (only ? `?fieldSelector=${encodeURIComponent(`metadata.name=${only.name}`)}&` : "?");
     const limit = this.opts.pageSize ?? 5000;
     const items: JsonObject[] = [];
     let cont: string | undefined;
@@ -125,7 +127,7 @@ export class KindWatch {
     let first = c.resourceVersion === undefined ? "" : `&resourceVersion=${encodeURIComponent(c.resourceVersion)}`;
     if (c.resourceVersionMatch) first += `&resourceVersionMatch=${c.resourceVersionMatch}`;
     for (let page = 0; page < 100_000; page++) {
-      const query = `?limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : first}`;
+      const query = `limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : first}`;
       const res = await getJson<ListResponse<JsonObject>>(this.kc, base + query);
       if (!this.state.isCurrent(c.attempt)) throw new Error("superseded");
       for (const item of res.items ?? []) {
@@ -165,10 +167,11 @@ export class KindWatch {
     const handle: NonNullable<Running["watch"]> = { cancelled: false };
     r.watch = handle;
     const from = this.target.fromSecret;
-    const path = from ? collectionPath({ apiVersion: "v1", resource: "secrets" }, from.namespace) : collectionPath(this.target);
+    const only = this.target.only;
+    const path = from ? collectionPath({ apiVersion: "v1", resource: "secrets" }, from.namespace) : collectionPath(this.target, only?.namespace);
     const query: Record<string, string | number | boolean> = { timeoutSeconds: c.timeoutSeconds, allowWatchBookmarks: true };
     if (c.resourceVersion !== "") query.resourceVersion = c.resourceVersion;
-    if (from) query.fieldSelector = `metadata.name=${from.name}`;
+    if (from ?? only) query.fieldSelector = `metadata.name=${(from ?? only)?.name}`;
     let ended = false;
     const report = (status: number | undefined, message: string | undefined): void => {
       if (ended || handle.cancelled) return;
