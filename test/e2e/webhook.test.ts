@@ -6,9 +6,11 @@
 
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { generateCA, issueClientCert } from "../../src/pki/tls-certs.js";
 import { e2eBinaries, startControlPlane, type ControlPlane, type KubectlResult } from "./control-plane.js";
 import {
   installVirtguardRbac,
@@ -21,6 +23,35 @@ import {
   type Certs,
   type VirtguardProcess,
 } from "./virtguard-process.js";
+
+/**
+ * A client CA and certificate for the API server, and the AdmissionConfiguration whose kubeconfig
+ * makes it present that certificate to every webhook ("*" matches any host).
+ */
+function apiserverClientCertificate(dir: string): { caFile: string; admissionConfiguration: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const ca = generateCA({ keyType: "ecdsa-p256", commonName: "e2e webhook client CA" });
+  const client = issueClientCert(ca, { commonName: "kube-apiserver" });
+  const file = (name: string, text: string): string => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, text, { mode: 0o600 });
+    return p;
+  };
+  const caFile = file("ca.crt", ca.cert);
+  const kubeconfig = file(
+    "webhook-client.kubeconfig",
+    JSON.stringify({ apiVersion: "v1", kind: "Config", users: [{ name: "*", user: { "client-certificate": file("client.crt", client.cert), "client-key": file("client.key", client.key) } }] }),
+  );
+  const admissionConfiguration = file(
+    "admission-configuration.json",
+    JSON.stringify({
+      apiVersion: "apiserver.config.k8s.io/v1",
+      kind: "AdmissionConfiguration",
+      plugins: [{ name: "ValidatingAdmissionWebhook", configuration: { apiVersion: "apiserver.config.k8s.io/v1", kind: "WebhookAdmissionConfiguration", kubeConfigFile: kubeconfig } }],
+    }),
+  );
+  return { caFile, admissionConfiguration };
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -144,8 +175,11 @@ if (bins) {
     const decisions = async (labels: Record<string, string>): Promise<number> => metricSum(await (server as VirtguardProcess).metrics(), "virtguard_decisions_total", labels);
 
     before(async () => {
-      cp = await startControlPlane({ binaries: bins, namespaces: ["vms"] });
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "virtguard-e2e-webhook-"));
+      // mTLS: the API server presents a client certificate to webhooks (AdmissionConfiguration →
+      // kubeconfig), and serve answers /validate only to certificates from that CA (--client-ca).
+      const client = apiserverClientCertificate(path.join(dir, "client"));
+      cp = await startControlPlane({ binaries: bins, namespaces: ["vms"], apiserverArgs: [`--admission-control-config-file=${client.admissionConfiguration}`] });
       certs = await makeWebhookCerts(path.join(dir, "certs"));
       const kubeconfig = await installVirtguardRbac(cp, dir);
       await mustAdmin(["apply", "-f", "-"], TENANT_RBAC);
@@ -153,7 +187,7 @@ if (bins) {
       await mustAdmin(["apply", "-f", "-"], CLUSTER_CONFIGURATION_SECRET);
       await mustAdmin(["apply", "-f", "-"], vmClass("host-sized", 8));
 
-      server = await startVirtguard({ certs, kubeconfig });
+      server = await startVirtguard({ certs, kubeconfig, args: ["--client-ca", client.caFile] });
       console.log(`virtguard serve ready in ${server.readyMs} ms (pid ${server.pid}, port ${server.port}), with the ServiceAccount of virtguard manifests`);
       await registerWebhook(cp, server.port, certs.ca);
       // The API server loads webhook configurations asynchronously: retry a known-denied object
@@ -190,6 +224,22 @@ if (bins) {
       assert.match(metrics, /virtguard_cluster_cache_objects\{kind="ClusterConfiguration"\} 1/);
       assert.match(metrics, /virtguard_cluster_cache_api_missing\{kind="SystemNetwork"\} 1/);
       assert.match(metrics, /virtguard_ready 1/);
+    });
+
+    test("mTLS: /validate refuses a caller without the API server's client certificate (the API server's own calls pass: see every test)", async () => {
+      const ca = fs.readFileSync(certs.ca);
+      const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = https.request(`https://127.0.0.1:${(server as VirtguardProcess).port}/validate`, { method: "POST", ca, headers: { "content-type": "application/json" } }, (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString("utf8")));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.end("{}");
+      });
+      console.log(`POST /validate without a client certificate: HTTP ${r.status} ${r.body}`);
+      assert.equal(r.status, 401);
+      assert.match(r.body, /a client certificate signed by the configured client CA is required/);
     });
 
     test("a VM with 300 cores: kubectl apply fails with virtguard's denial", async () => {
