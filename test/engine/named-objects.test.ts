@@ -55,9 +55,10 @@ test("a kind read any other way is not narrowed: watched whole", () => {
   for (const [what, lists] of cases) assert.equal(targetOf("/PersistentVolumeClaim", ...lists)?.only, undefined, what);
 });
 
-test("the shipped set: the dvcr PVC and the virtualization ModuleConfig are read by name; the kinds queried or indexed whole", () => {
+test("the shipped set: the dvcr PVC, the virtualization ModuleConfig and the controller's Deployment are read by name; the kinds queried or indexed whole", () => {
   const set = loadPolicyDir();
   assert.deepEqual(set.targets.get("/PersistentVolumeClaim")?.only, { name: "dvcr", namespace: "d8-virtualization" });
   assert.deepEqual(set.targets.get("deckhouse.io/ModuleConfig")?.only, { name: "virtualization" });
+  assert.deepEqual(set.targets.get("apps/Deployment")?.only, { name: "virtualization-controller", namespace: "d8-virtualization" });
   for (const [kind, target] of set.targets) if (kind.startsWith("virtualization.deckhouse.io/")) assert.equal(target.only, undefined, kind);
 });
