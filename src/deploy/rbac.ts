@@ -63,7 +63,8 @@ export function lookupRbac(set: Pick<PolicySet, "targets">): LookupRbac {
     byGroup.set(group, (byGroup.get(group) ?? new Set<string>()).add(target.resource));
   }
   const ruleKey = (r: PolicyRule): string => [r.apiGroups[0], r.resources[0], r.resourceNames?.[0] ?? ""].join("\u0000");
-  const byKey = (a: PolicyRule, b: PolicyRule): number => ruleKey(a).localeCompare(ruleKey(b));
+  // Code-unit order: localeCompare ignores the separator, and would put "apps" before "".
+  const byKey = (a: PolicyRule, b: PolicyRule): number => (ruleKey(a) < ruleKey(b) ? -1 : ruleKey(a) > ruleKey(b) ? 1 : 0);
   const clusterRules = [
     ...[...byGroup.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
