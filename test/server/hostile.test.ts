@@ -4,12 +4,12 @@
 // (broken JSON, wrong types, 10 MB bodies, slow clients). Bounded: ~400 requests, one process.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { after, before, test } from "node:test";
+import { Worker } from "node:worker_threads";
 import type { JsonObject, JsonValue } from "../../src/engine/index.js";
 import { SHIPPED_POLICIES } from "../../src/policy-files/policy-dir.js";
 import { fixture } from "../support/fixtures.js";
@@ -203,20 +203,6 @@ test("long strings: 1 MB names, labels and sizes are answered", async () => {
   await hostile(JSON.stringify(admissionReview({ object: vm(), uid: "u".repeat(100_000) })), "u".repeat(100_000));
 });
 
-/** GETs a path on the ops port (plain HTTP, its own connection): status and body. */
-function opsGet(path: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port: srv.metricsPort, path, agent: false }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /**
  * GETs /readyz on the webhook port every 20 ms until `done`: it is answered by the main thread,
  * so its latency is how long the event loop was held (the probe thread answers /healthz).
@@ -233,19 +219,30 @@ async function probeMainThread(done: () => boolean): Promise<number[]> {
   return times;
 }
 
-/** GETs /healthz on the ops port (plain HTTP, its own connection) every 20 ms until `done`. */
-async function probeHealthz(done: () => boolean): Promise<number[]> {
-  const times: number[] = [];
-  while (!done()) {
-    const started = performance.now();
-    const { status } = await opsGet("/healthz");
-    const ms = performance.now() - started;
-    assert.equal(status, 200);
-    times.push(ms);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return times;
+/**
+ * GETs /healthz on the ops port (plain HTTP, its own connection) every 20 ms from a worker
+ * thread (healthz-prober.ts) until stopped; then the probes made in a window of time.
+ */
+function healthzProber(): { stop(): Promise<void>; within(from: number, to: number): number[] } {
+  const flag = new SharedArrayBuffer(4);
+  const worker = new Worker(new URL("./healthz-prober.js", import.meta.url), { workerData: { port: srv.metricsPort, stop: flag } });
+  const probes = new Promise<[number, number][]>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  });
+  let all: [number, number][] = [];
+  return {
+    async stop() {
+      Atomics.store(new Int32Array(flag), 0, 1);
+      all = await probes;
+      await worker.terminate();
+      for (const [, ms] of all) assert.ok(ms >= 0, "/healthz answered other than 200");
+    },
+    within: (from, to) => all.filter(([at]) => at >= from && at <= to).map(([, ms]) => ms),
+  };
 }
+
+const now = (): number => performance.timeOrigin + performance.now();
 
 test("the worst cases (huge lists, 7,000 and 9,999 levels of nesting) hold the event loop no longer than the deadline plus a margin, while /healthz answers in under 100 ms (p95)", async () => {
   const worst: [string, string][] = [
@@ -260,25 +257,32 @@ test("the worst cases (huge lists, 7,000 and 9,999 levels of nesting) hold the e
     ["uid-many-disks", JSON.stringify(admissionReview({ object: setPath(vm(), "spec.blockDeviceRefs", Array.from({ length: 20_000 }, (_, i) => ({ kind: "VirtualDisk", name: `d${i % 100}`, bootOrder: i % 7 }))), uid: "uid-many-disks" }))],
   ];
   const allProbes: number[] = [];
-  // The probe thread's first answers compile its code: warm it before measuring.
-  let warm = 0;
-  await probeHealthz(() => warm++ >= 5);
+  // One prober for every case; its first probes compile its code: let it warm up.
+  const prober = healthzProber();
+  await new Promise((r) => setTimeout(r, 300));
+  const windows: [string, number, number][] = [];
+  try {
   for (const [uid, body] of worst) {
     let done = false;
-    const probes = probeHealthz(() => done);
+    const started = now();
     const mainProbes = probeMainThread(() => done);
-    const started = performance.now();
     const r = await hostile(body, uid).finally(() => (done = true));
-    const took = performance.now() - started;
-    const times = await probes;
-    tally.healthzProbes += times.length;
-    tally.healthzMaxMs = Math.max(tally.healthzMaxMs, ...times);
+    const took = now() - started;
+    windows.push([uid, started, now()]);
     assert.equal(r.status, 200, uid);
     const block = Math.max(...(await mainProbes));
     process.stdout.write(`# ${uid}: ${body.length} bytes, answered in ${took.toFixed(0)} ms, event loop held ${block.toFixed(0)} ms\n`);
     if (block > tally.blockMaxMs) [tally.blockMaxMs, tally.blockBy] = [block, uid];
     assert.ok(block < EVAL_TIMEOUT_MS + BLOCK_MARGIN_MS, `${uid} held the event loop for ${block.toFixed(0)} ms`);
     assert.ok(took < 5000, `${uid} took ${took.toFixed(0)} ms`);
+  }
+  } finally {
+    await prober.stop();
+  }
+  for (const [uid, from, to] of windows) {
+    const times = prober.within(from, to);
+    tally.healthzProbes += times.length;
+    tally.healthzMaxMs = Math.max(tally.healthzMaxMs, ...times);
     allProbes.push(...times);
     // Waiting behind the evaluation would take all of its 500 ms; a saturated shared machine
     // (the full suite at a load average of 8 on 2 cores) delays single probes, on either side,
