@@ -107,85 +107,13 @@ async function run(argv: string[]): Promise<number> {
   const now = new Date();
   const dnsNames = [...serviceDnsNames(opts.name, opts.namespace, opts.clusterDomain), ...opts.hosts];
   const writeFiles = !opts.secret || opts.outGiven || opts.renewBeforeMs !== undefined;
-
-  const existing = writeFiles ? readState(opts.out) : {};
-  let ca = existing.ca;
-  let leaf = existing.leaf;
+  const kept = keptCertificates(opts, writeFiles ? readState(opts.out) : {});
   const written: string[] = [];
-
-  if (opts.renewBeforeMs === undefined) {
-    if ((existing.ca || existing.caCertOnly || existing.leaf) && !opts.force) {
-      throw new UsageError(
-        `${opts.out}/ already holds a certificate; use --renew-before 30d to renew the serving certificate with the same CA, ` +
-          `or --force to replace the CA too (the cluster's caBundle must then be updated)`,
-      );
-    }
-    ca = undefined;
-    leaf = undefined;
-  } else if (existing.caCertOnly) {
-    throw new UsageError(`${opts.out}/ca.crt has no ca.key beside it: the CA cannot sign a new certificate (generate a new CA with --force)`);
-  }
-
-  // The CA.
-  if (!ca) {
-    const keyType = opts.keyType ?? "rsa2048";
-    ca = generateCA({ keyType, days: opts.caDays, now });
-    log(`generated a new CA (${keyType}, valid until ${day(describeCertificate(ca.cert).notAfter)})`);
-    if (writeFiles) {
-      writePem(opts.out, "ca.key", ca.key, true);
-      writePem(opts.out, "ca.crt", ca.cert, false);
-      written.push("ca.crt", "ca.key");
-    }
-    leaf = undefined;
-  } else {
-    const caInfo = describeCertificate(ca.cert);
-    const left = caInfo.notAfter.getTime() - now.getTime();
-    if (opts.renewBeforeMs !== undefined && left <= opts.renewBeforeMs) {
-      log(
-        `warning: the CA itself expires on ${day(caInfo.notAfter)}, within ${opts.renewBeforeText}; serving certificates cannot outlive it. ` +
-          `Rotate it with overlap: see docs/certs.md ("Rotating the CA")`,
-      );
-    }
-  }
-
-  // The serving certificate.
-  const reasons = leaf ? renewalReasons(leaf, ca, dnsNames, opts, now) : ["no serving certificate yet"];
-  if (reasons.length === 0 && leaf) {
-    const info = describeCertificate(leaf.cert);
-    log(
-      `${opts.out}/tls.crt is valid until ${day(info.notAfter)} (${Math.floor((info.notAfter.getTime() - now.getTime()) / 86_400_000)} days left, ` +
-        `more than --renew-before ${opts.renewBeforeText}); nothing to do`,
-    );
-  } else {
-    let ips = opts.ips;
-    let names = dnsNames;
-    let previousType: KeyType | undefined;
-    if (leaf) {
-      log(`renewing ${opts.out}/tls.crt: ${reasons.join("; ")}`);
-      // A renewal job that runs without the original --host/--ip flags must not drop those names.
-      const previous = tryDescribe(leaf.cert);
-      if (previous) {
-        names = [...new Set([...dnsNames, ...previous.dnsNames])];
-        ips = [...opts.ips];
-        for (const ip of previous.ips) if (!ips.some((have) => sameIp(have, ip))) ips.push(ip);
-        const kept = [...previous.dnsNames.filter((n) => !dnsNames.includes(n)), ...previous.ips.filter((ip) => !opts.ips.some((have) => sameIp(have, ip)))];
-        if (kept.length > 0) log(`keeping ${kept.join(", ")} from the current certificate (delete tls.crt to drop names)`);
-        previousType = previous.keyType;
-      }
-    }
-    const keyType = opts.keyType ?? previousType ?? keyTypeOf(ca.cert) ?? "rsa2048";
-    leaf = issueServingCert(ca, { dnsNames: names, ips, keyType, days: opts.days, commonName: dnsNames[2], now });
-    const info = describeCertificate(leaf.cert);
-    log(`issued a serving certificate (${keyType}, serial ${info.serialNumber}, valid until ${day(info.notAfter)}) for ${[...info.dnsNames, ...info.ips].join(", ")}`);
-    if (writeFiles) {
-      // Key first, then certificate: a server that reloads in between sees a mismatched pair and keeps the old one.
-      writePem(opts.out, "tls.key", leaf.key, true);
-      writePem(opts.out, "tls.crt", leaf.cert, false);
-      written.push("tls.crt", "tls.key");
-    }
-  }
+  const ca = kept.ca ?? newCa(opts, now, writeFiles, written);
+  if (kept.ca) warnIfCaExpires(kept.ca, opts, now);
+  // A new CA signs a new serving certificate.
+  const leaf = servingCertificate(opts, ca, kept.ca ? kept.leaf : undefined, dnsNames, now, writeFiles, written);
   if (written.length > 0) log(`wrote ${written.map((f) => join(opts.out, f)).join(", ")}`);
-
   if (opts.secret) {
     process.stdout.write(tlsSecretManifest({ name: opts.secretName, namespace: opts.namespace, serving: leaf, caCert: ca.cert }));
     log(`caBundle: the Secret's ca.crt, ${caBundle(ca.cert)}`);
@@ -193,6 +121,82 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(caBundle(ca.cert) + "\n");
   }
   return 0;
+}
+
+/** What of the files in --out this run builds on: everything with --renew-before, nothing otherwise (refusing to overwrite without --force). */
+function keptCertificates(opts: Options, existing: State): { ca?: PemPair; leaf?: PemPair } {
+  if (opts.renewBeforeMs === undefined) {
+    if ((existing.ca || existing.caCertOnly || existing.leaf) && !opts.force) {
+      throw new UsageError(
+        `${opts.out}/ already holds a certificate; use --renew-before 30d to renew the serving certificate with the same CA, ` +
+          `or --force to replace the CA too (the cluster's caBundle must then be updated)`,
+      );
+    }
+    return {};
+  }
+  if (existing.caCertOnly) throw new UsageError(`${opts.out}/ca.crt has no ca.key beside it: the CA cannot sign a new certificate (generate a new CA with --force)`);
+  return { ca: existing.ca, leaf: existing.leaf };
+}
+
+function newCa(opts: Options, now: Date, writeFiles: boolean, written: string[]): PemPair {
+  const keyType = opts.keyType ?? "rsa2048";
+  const ca = generateCA({ keyType, days: opts.caDays, now });
+  log(`generated a new CA (${keyType}, valid until ${day(describeCertificate(ca.cert).notAfter)})`);
+  if (writeFiles) {
+    writePem(opts.out, "ca.key", ca.key, true);
+    writePem(opts.out, "ca.crt", ca.cert, false);
+    written.push("ca.crt", "ca.key");
+  }
+  return ca;
+}
+
+function warnIfCaExpires(ca: PemPair, opts: Options, now: Date): void {
+  const caInfo = describeCertificate(ca.cert);
+  const left = caInfo.notAfter.getTime() - now.getTime();
+  if (opts.renewBeforeMs !== undefined && left <= opts.renewBeforeMs) {
+    log(
+      `warning: the CA itself expires on ${day(caInfo.notAfter)}, within ${opts.renewBeforeText}; serving certificates cannot outlive it. ` +
+        `Rotate it with overlap: see docs/certs.md ("Rotating the CA")`,
+    );
+  }
+}
+
+/** The current serving certificate when it needs no renewal, else a new one (written when files are). */
+function servingCertificate(opts: Options, ca: PemPair, leaf: PemPair | undefined, dnsNames: string[], now: Date, writeFiles: boolean, written: string[]): PemPair {
+  const reasons = leaf ? renewalReasons(leaf, ca, dnsNames, opts, now) : ["no serving certificate yet"];
+  if (reasons.length === 0 && leaf) {
+    const info = describeCertificate(leaf.cert);
+    log(
+      `${opts.out}/tls.crt is valid until ${day(info.notAfter)} (${Math.floor((info.notAfter.getTime() - now.getTime()) / 86_400_000)} days left, ` +
+        `more than --renew-before ${opts.renewBeforeText}); nothing to do`,
+    );
+    return leaf;
+  }
+  if (leaf) log(`renewing ${opts.out}/tls.crt: ${reasons.join("; ")}`);
+  const { names, ips, previousType } = leaf ? namesKeptFrom(leaf, dnsNames, opts.ips) : { names: dnsNames, ips: opts.ips, previousType: undefined };
+  const keyType = opts.keyType ?? previousType ?? keyTypeOf(ca.cert) ?? "rsa2048";
+  const issued = issueServingCert(ca, { dnsNames: names, ips, keyType, days: opts.days, commonName: dnsNames[2], now });
+  const info = describeCertificate(issued.cert);
+  log(`issued a serving certificate (${keyType}, serial ${info.serialNumber}, valid until ${day(info.notAfter)}) for ${[...info.dnsNames, ...info.ips].join(", ")}`);
+  if (writeFiles) {
+    // Key first, then certificate: a server that reloads in between sees a mismatched pair and keeps the old one.
+    writePem(opts.out, "tls.key", issued.key, true);
+    writePem(opts.out, "tls.crt", issued.cert, false);
+    written.push("tls.crt", "tls.key");
+  }
+  return issued;
+}
+
+/** A renewal job that runs without the original --host/--ip flags must not drop those names: the current certificate's are kept. */
+function namesKeptFrom(leaf: PemPair, dnsNames: string[], wantedIps: string[]): { names: string[]; ips: string[]; previousType: KeyType | undefined } {
+  const previous = tryDescribe(leaf.cert);
+  if (!previous) return { names: dnsNames, ips: wantedIps, previousType: undefined };
+  const names = [...new Set([...dnsNames, ...previous.dnsNames])];
+  const ips = [...wantedIps];
+  for (const ip of previous.ips) if (!ips.some((have) => sameIp(have, ip))) ips.push(ip);
+  const kept = [...previous.dnsNames.filter((n) => !dnsNames.includes(n)), ...previous.ips.filter((ip) => !wantedIps.some((have) => sameIp(have, ip)))];
+  if (kept.length > 0) log(`keeping ${kept.join(", ")} from the current certificate (delete tls.crt to drop names)`);
+  return { names, ips, previousType: previous.keyType };
 }
 
 /** A kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt, as YAML. */
