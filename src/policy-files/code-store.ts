@@ -33,17 +33,24 @@ let stamp: string | undefined;
 /**
  * This build of virtguard: its version, and the time and size of its engine's entry module. Every
  * build rewrites the modules (and the bundle built from them), so code stored by another build,
- * even one of the same version under development, never matches.
+ * even one of the same version under development, never matches. Without them (a layout this
+ * does not know), a stamp of this process alone: nothing stored matches, nothing is kept.
  */
 export function buildStamp(): string {
   if (stamp === undefined) {
-    // Spelled from src/ down, so that it holds from the bundle (dist/src/bundle/) as well.
-    const engine = statSync(new URL("../engine/index.js", import.meta.url));
-    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: string };
-    stamp = `${pkg.version ?? "?"}:${engine.mtimeMs}:${engine.size}`;
+    try {
+      // Spelled from src/ down, so that it holds from the bundle (dist/src/bundle/) as well.
+      const engine = statSync(new URL("../engine/index.js", import.meta.url));
+      const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: string };
+      stamp = `${pkg.version ?? "?"}:${engine.mtimeMs}:${engine.size}`;
+    } catch {
+      stamp = UNSTAMPED;
+    }
   }
   return stamp;
 }
+
+const UNSTAMPED = `unstamped:${process.pid}:${Date.now()}`;
 
 /** The key of a set: a hash of what its generated code and type checking depend on. */
 export function setKey(parts: readonly string[]): string {
@@ -118,7 +125,7 @@ export function userCodeDir(env: NodeJS.ProcessEnv = process.env): string {
  * concurrent runs never read half a file. A cache that cannot be written only costs speed.
  */
 export function saveCodeStore(store: CodeStore, env: NodeJS.ProcessEnv = process.env): void {
-  if (!store.changed || userCacheOff(env)) return;
+  if (!store.changed || userCacheOff(env) || buildStamp() === UNSTAMPED) return;
   writeCodeStore(store, userCodeDir(env));
   prune(userCodeDir(env));
 }
