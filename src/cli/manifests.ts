@@ -96,16 +96,7 @@ async function run(argv: string[]): Promise<number> {
     },
   });
   const policiesDir = values.policies ?? defaultPoliciesDir();
-
-  if (values["sync-kustomization"]) {
-    try {
-      const files = writePoliciesKustomization(policiesDir);
-      process.stderr.write(`virtguard manifests: wrote ${policiesDir}/kustomization.yaml listing ${files.length} policies\n`);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    return 0;
-  }
+  if (values["sync-kustomization"]) return syncKustomization(policiesDir);
 
   if (values["skip-webhook"] && values["webhook-only"]) throw new UsageError("--skip-webhook and --webhook-only exclude each other");
   if (values.image !== undefined && !/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(values.image)) {
@@ -114,23 +105,10 @@ async function run(argv: string[]): Promise<number> {
 
   const failurePolicies = parseFailurePolicies(values["failure-policy"]);
 
-  let bundle: string | undefined;
   // undefined: a webhook configuration is wanted and there is no CA for it (refused below, once
   // every other flag has been checked).
   const caFiles = values["ca-bundle"].length > 0 ? values["ca-bundle"] : values["skip-webhook"] ? [] : defaultCaFile();
-  if (caFiles !== undefined && caFiles.length > 0) {
-    try {
-      const { bundle: b, certificates } = caBundleFromFiles(caFiles);
-      bundle = b;
-      const now = Date.now();
-      for (const c of certificates) {
-        if (!c.ca) process.stderr.write(`virtguard manifests: warning: ${c.subject.replace(/\n/g, ", ")} in the CA bundle is not a CA certificate\n`);
-        if (new Date(c.validTo).getTime() < now) process.stderr.write(`virtguard manifests: warning: ${c.subject.replace(/\n/g, ", ")} in the CA bundle expired on ${c.validTo}\n`);
-      }
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
+  const bundle = caFiles !== undefined && caFiles.length > 0 ? readCaBundle(caFiles) : undefined;
 
   let objects;
   try {
@@ -155,6 +133,31 @@ async function run(argv: string[]): Promise<number> {
   if (caFiles.length > 0 && values["ca-bundle"].length === 0) process.stderr.write(`virtguard manifests: caBundle from ${caFiles.join(", ")}\n`);
   process.stdout.write(toYaml(objects));
   return 0;
+}
+
+function syncKustomization(policiesDir: string): number {
+  try {
+    const files = writePoliciesKustomization(policiesDir);
+    process.stderr.write(`virtguard manifests: wrote ${policiesDir}/kustomization.yaml listing ${files.length} policies\n`);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return 0;
+}
+
+/** The webhook's caBundle from CA files, with a warning for a certificate that is no CA or has expired. */
+function readCaBundle(caFiles: string[]): string {
+  try {
+    const { bundle, certificates } = caBundleFromFiles(caFiles);
+    const now = Date.now();
+    for (const c of certificates) {
+      if (!c.ca) process.stderr.write(`virtguard manifests: warning: ${c.subject.replace(/\n/g, ", ")} in the CA bundle is not a CA certificate\n`);
+      if (new Date(c.validTo).getTime() < now) process.stderr.write(`virtguard manifests: warning: ${c.subject.replace(/\n/g, ", ")} in the CA bundle expired on ${c.validTo}\n`);
+    }
+    return bundle;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** certs/ca.crt in the working directory, where `virtguard certs` writes it, when it is there. */
