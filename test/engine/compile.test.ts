@@ -39,3 +39,18 @@ test("CRD rules compile with self as their root", () => {
   assert.equal(rule.evaluate({ self: { min: 1, max: 4 } }), true);
   assert.throws(() => compileExpression("object.x", { roots: ["self"] }), /undeclared reference to "object"/);
 });
+
+test("equality of lists and maps nested 10,000 levels deep: answered, not a stack overflow", () => {
+  // Built without recursion, as a request decoded by JSON.parse would be.
+  const deep = (leaf: unknown): unknown => {
+    let v = leaf;
+    for (let i = 0; i < 10_000; i++) v = i % 2 === 0 ? { a: v, n: i } : [v, i];
+    return v;
+  };
+  const expr = compileExpression("object.spec == oldObject.spec");
+  const judge = (a: unknown, b: unknown) => expr.evaluate({ object: { spec: a }, oldObject: { spec: b }, request: {}, params: null, variables: { get: () => null } } as never);
+  assert.equal(judge(deep("x"), deep("x")), true);
+  assert.equal(judge(deep("x"), deep("y")), false);
+  assert.equal(judge(deep(1), deep(1.0)), true);
+  assert.equal(judge(deep([1, 2]), deep([1, 2, 3])), false);
+});

@@ -35,17 +35,42 @@ function eqSlow(a: Value, b: Value): boolean {
     // Loose equality compares a number and a bigint by mathematical value, NaN unequal.
     return nb !== undefined && na == nb;
   }
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!eq(a[i] as Value, b[i] as Value)) return false;
-    return true;
-  }
+  if (Array.isArray(a)) return containersEqual(a, b);
   if (a instanceof Uint8Array) return b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
   if (a instanceof Opaque) return b instanceof Opaque && a.kind === b.kind && a.text === b.text;
   if (foreign(a, b)) return interpreterCall("_==_", false, [a, b]) === true;
   if (a instanceof TypeBox) return b instanceof TypeBox && a.t.kind === b.t.kind && a.t.name === b.t.name;
-  if (isMap(a)) return isMap(b) && mapsEqual(a, b);
+  if (isMap(a)) return containersEqual(a, b);
   return false;
+}
+
+/**
+ * Lists and maps compared with a stack of pairs rather than by recursion: a request may nest
+ * objects 10,000 levels deep, past what the call stack holds.
+ */
+function containersEqual(first: Value, other: Value): boolean {
+  const pending: Value[] = [first, other];
+  while (pending.length > 0) {
+    const b = pending.pop() as Value;
+    const a = pending.pop() as Value;
+    if (a === b) continue;
+    if (Array.isArray(a)) {
+      if (!Array.isArray(b) || a.length !== b.length) return false;
+      for (let i = 0; i < a.length; i++) pending.push(a[i] as Value, b[i] as Value);
+    } else if (isMap(a)) {
+      if (b instanceof Foreign) {
+        if (interpreterCall("_==_", false, [a, b]) !== true) return false;
+        continue;
+      }
+      if (!isMap(b) || mapSize(a) !== mapSize(b)) return false;
+      for (const [k, v] of mapEntries(a)) {
+        const w = mapGet(b, k);
+        if (w === undefined) return false;
+        pending.push(v, w);
+      }
+    } else if (!eq(a, b)) return false;
+  }
+  return true;
 }
 
 export function isMap(v: Value): v is PlainMap | ReadonlyMap<MapKey, Value> {
@@ -59,15 +84,6 @@ function mapSize(m: PlainMap | ReadonlyMap<MapKey, Value>): number {
 function* mapEntries(m: PlainMap | ReadonlyMap<MapKey, Value>): Iterable<[MapKey, Value]> {
   if (m instanceof Map) yield* (m as ReadonlyMap<MapKey, Value>).entries();
   else for (const k of Object.keys(m)) yield [k, (m as PlainMap)[k] as Value];
-}
-
-function mapsEqual(a: PlainMap | ReadonlyMap<MapKey, Value>, b: PlainMap | ReadonlyMap<MapKey, Value>): boolean {
-  if (mapSize(a) !== mapSize(b)) return false;
-  for (const [k, v] of mapEntries(a)) {
-    const other = mapGet(b, k);
-    if (other === undefined || !eq(v, other)) return false;
-  }
-  return true;
 }
 
 /** A map's value for a key, undefined when absent (no CEL value is undefined). */
