@@ -8,9 +8,10 @@ import { userCacheDir } from "./cache-dir.js";
 /*
  * The code the CEL compiler generated for a policy set (or for CRD validation rules), kept so that
  * the next process loading the same set neither parses, nor type checks, nor compiles a single
- * expression. A stored set is keyed by everything its code and its verdict depend on: the
- * policy files (names and texts), the CRD schemas they were checked against, and the build of
- * virtguard (version, and the build time of its engine). It is written only after the set
+ * expression. A stored set is keyed by the policy files (names and texts) and the CRD schemas
+ * they were checked against, and used only by the build of virtguard that stored it: the same
+ * version and engine module times (cheap: one stat), or else the same engine code (a digest of its
+ * modules, for a package npm installed with reset times). It is written only after the set
  * loaded without a problem, so a hit also means "type checked clean".
  *
  * Two places: the build stores the shipped set's code beside the modules (dist/src/policy-files/
@@ -25,6 +26,8 @@ const KEPT_SETS = 32;
 
 interface StoredFile {
   stamp: string;
+  /** engineDigest() of the build that stored it: what decides when the stamps differ. */
+  digest?: string;
   entries: Record<string, GeneratedCode>;
 }
 
@@ -52,9 +55,33 @@ export function buildStamp(): string {
 
 const UNSTAMPED = `unstamped:${process.pid}:${Date.now()}`;
 
-/** The key of a set: a hash of what its generated code and type checking depend on. */
+let digest: string | undefined;
+
+/**
+ * A hash of the engine's modules (every .js file under dist/src/engine/, by path and content) and the
+ * version: what generated code really depends on. Read only when the stamps differ, as they do
+ * for a package installed by npm (which resets file times) or a tree rebuilt without changes.
+ */
+export function engineDigest(): string {
+  if (digest === undefined) {
+    try {
+      const root = fileURLToPath(new URL("../engine/", import.meta.url));
+      const files = readdirSync(root, { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith(".js"))
+        .sort();
+      const hash = createHash("sha256").update(buildStamp().split(":")[0] ?? "");
+      for (const f of files) hash.update("\0").update(f).update("\0").update(readFileSync(join(root, f)));
+      digest = hash.digest("hex");
+    } catch {
+      digest = UNSTAMPED;
+    }
+  }
+  return digest;
+}
+
+/** The key of a set: a hash of what its generated code and type checking depend on, but the build (checked on reading). */
 export function setKey(parts: readonly string[]): string {
-  const hash = createHash("sha256").update(buildStamp());
+  const hash = createHash("sha256");
   for (const part of parts) hash.update("\0").update(part);
   return hash.digest("hex").slice(0, 32);
 }
@@ -89,7 +116,7 @@ export class CodeStore implements GeneratedCodeCache {
   }
 
   toJSON(): StoredFile {
-    return { stamp: buildStamp(), entries: Object.fromEntries(this.entries) };
+    return { stamp: buildStamp(), digest: engineDigest(), entries: Object.fromEntries(this.entries) };
   }
 }
 
@@ -100,7 +127,7 @@ function fileOf(dir: string, key: string): string {
 function readStored(file: string, key: string): CodeStore | undefined {
   try {
     const data = JSON.parse(readFileSync(file, "utf8")) as StoredFile;
-    if (data.stamp !== buildStamp()) return undefined;
+    if (data.stamp !== buildStamp() && (data.digest === undefined || data.digest !== engineDigest())) return undefined;
     return new CodeStore(key, new Map(Object.entries(data.entries)), true);
   } catch {
     return undefined; // none stored, or unreadable: compile

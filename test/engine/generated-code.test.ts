@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { compileExpression, type GeneratedCode } from "../../src/engine/cel/compile.js";
 import { compileSelfRule, loadPolicySet, PolicyLoadError, type GeneratedCodeCache, type PolicySource } from "../../src/engine/index.js";
-import { BUILT_CODE_DIR, CodeStore, openCodeStore, saveCodeStore, selfRuleCodeStore, userCodeDir } from "../../src/policy-files/code-store.js";
+import { BUILT_CODE_DIR, CodeStore, engineDigest, openCodeStore, saveCodeStore, selfRuleCodeStore, userCodeDir } from "../../src/policy-files/code-store.js";
 import { loadPolicySources, policySetKey, readPolicySources, SHIPPED_POLICIES } from "../../src/policy-files/policy-dir.js";
 
 const dir = mkdtempSync(join(tmpdir(), "virtguard-code-"));
@@ -101,9 +101,15 @@ test("a policy directory's code is kept in the user cache after its first clean 
     assert.throws(() => loadPolicySources(broken), PolicyLoadError);
     assert.equal(openCodeStore(policySetKey(broken), env).stored, false);
     assert.equal(readdirSync(userCodeDir(env)).length, 1);
-    // A file from another build is ignored; a file that is not JSON as well.
+    assert.match(engineDigest(), /^[0-9a-f]{64}$/);
+    // A file from another build is ignored; a file that is not JSON as well. One whose build only
+    // differs in file times (npm resets them on install) but holds the same engine code is used.
     writeFileSync(join(userCodeDir(env), `${policySetKey(edited)}.json`), JSON.stringify({ stamp: "0.0.0:0:0", entries: {} }));
     assert.equal(openCodeStore(policySetKey(edited), env).stored, false);
+    writeFileSync(join(userCodeDir(env), `${policySetKey(edited)}.json`), JSON.stringify({ stamp: "0.0.0:0:0", digest: "0".repeat(64), entries: {} }));
+    assert.equal(openCodeStore(policySetKey(edited), env).stored, false);
+    writeFileSync(join(userCodeDir(env), `${policySetKey(edited)}.json`), JSON.stringify({ stamp: "0.1.0:499162500000:1", digest: engineDigest(), entries: {} }));
+    assert.equal(openCodeStore(policySetKey(edited), env).stored, true);
     writeFileSync(join(userCodeDir(env), `${policySetKey(edited)}.json`), "{not json");
     assert.equal(openCodeStore(policySetKey(edited), env).stored, false);
     // VIRTGUARD_NO_CODE_CACHE=1 neither reads nor writes it.
