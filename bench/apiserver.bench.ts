@@ -19,6 +19,7 @@ import * as path from "node:path";
 import { admissionReview } from "../test/support/review.js";
 import { fixture } from "../test/support/fixtures.js";
 import { ensureBinaries, startControlPlane, type ControlPlane } from "../test/e2e/control-plane.js";
+import { apiClient, createMany, pool, type Client } from "./apiserver-client.js";
 import { makeWebhookCerts, metricSum, registerWebhook, startVirtguard, type VirtguardProcess } from "../test/e2e/virtguard-process.js";
 import type { JsonObject } from "../src/engine/index.js";
 
@@ -32,48 +33,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const WARMUP = 100;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Client {
-  request(method: string, path: string, body?: JsonObject): Promise<{ status: number; body: string }>;
-  close(): void;
-}
-
-function apiClient(cp: ControlPlane, maxSockets: number): Client {
-  const agent = new https.Agent({ keepAlive: true, maxSockets, ca: fs.readFileSync(cp.caFile) });
-  const base = new URL(cp.url);
-  return {
-    request(method, p, body) {
-      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      return new Promise((resolve, reject) => {
-        const req = https.request(
-          {
-            host: base.hostname,
-            port: base.port,
-            path: p,
-            method,
-            agent,
-            headers: {
-              Authorization: `Bearer ${cp.token}`,
-              Accept: "application/json",
-              ...(data ? { "Content-Type": "application/json", "Content-Length": data.length } : {}),
-            },
-            timeout: 30_000,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-            res.on("error", reject);
-          },
-        );
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", reject);
-        req.end(data);
-      });
-    },
-    close: () => agent.destroy(),
-  };
-}
 
 function vm(name: string, namespace: string, cores = 4): JsonObject {
   return {
@@ -90,23 +49,6 @@ function vm(name: string, namespace: string, cores = 4): JsonObject {
       bootloader: "BIOS",
     },
   };
-}
-
-/** Runs n tasks with `concurrency` in flight; returns each task's latency in ms. */
-async function pool(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number[]> {
-  const latencies = new Array<number>(n);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      if (i >= n) return;
-      const t0 = performance.now();
-      await task(i);
-      latencies[i] = performance.now() - t0;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, () => worker()));
-  return latencies;
 }
 
 interface Stats {
@@ -264,30 +206,6 @@ function cpuPer(d: CpuSnapshot, n: number): string {
 
 function row(name: string, s: Stats): string {
   return `| ${name} | ${s.p50.toFixed(2)} | ${s.p95.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.mean.toFixed(2)} | ${s.rps.toFixed(0)} |`;
-}
-
-async function createMany(client: Client, n: number, make: (i: number) => { path: string; body: JsonObject }, patch?: (i: number) => { path: string; body: JsonObject }): Promise<number> {
-  const t0 = performance.now();
-  let failures = 0;
-  let first = "";
-  await pool(n, 32, async (i) => {
-    const { path: p, body } = make(i);
-    const r = await client.request("POST", p, body);
-    if (r.status !== 201 && r.status !== 409) {
-      failures++;
-      first ||= `${r.status} ${r.body.slice(0, 200)}`;
-    }
-    if (patch) {
-      const q = patch(i);
-      const s = await client.request("PUT", q.path, q.body);
-      if (s.status !== 200) {
-        failures++;
-        first ||= `${s.status} ${s.body.slice(0, 200)}`;
-      }
-    }
-  });
-  if (failures > 0) throw new Error(`${failures} creates failed; first: ${first}`);
-  return performance.now() - t0;
 }
 
 async function main(): Promise<void> {
