@@ -129,6 +129,8 @@ export class BackgroundAudit {
     const { kinds } = auditedKinds(source.set);
     const resources = new Map(kinds.map(([k, t]) => [k, t.resource]));
     const results: ObjectResult[] = [];
+    /** Policies passed by objects without findings, by namespace: kept as counts, not 50,000 results. */
+    const passes = new Map<string, number>();
     let objects = 0;
     const sliceMs = this.opts.sliceMs ?? 20;
     let sliceStart = performance.now();
@@ -139,6 +141,7 @@ export class BackgroundAudit {
         objects++;
         const result = judgeCached(object, source, resources, this.opts.evalTimeoutMs);
         if (result && result.findings.length > 0) results.push(result);
+        else if (result) passes.set(result.namespace ?? "", (passes.get(result.namespace ?? "") ?? 0) + result.policies.length);
         if (performance.now() - sliceStart >= sliceMs) {
           await new Promise((resolve) => setImmediate(resolve));
           sliceStart = performance.now();
@@ -146,6 +149,7 @@ export class BackgroundAudit {
       }
     }
     const reports = policyReports(results, new Date(this.clock.now()));
+    for (const r of reports) r.summary.pass += passes.get(r.metadata.namespace ?? "") ?? 0;
     this.setViolations(results);
     // Leadership may have passed on during the evaluation: then the new leader writes.
     const written = this.opts.leading() ? await this.opts.reports.sync(reports) : undefined;

@@ -85,6 +85,7 @@ if (bins) {
       );
       assert.match(pr.results[0]?.message ?? "", /spec\.cpu\.cores is 8; VirtualMachineClass "compute" has no sizing policy for that many cores \(allowed core ranges: 1-4\)/);
       assert.equal(pr.summary.fail, 1);
+      assert.ok((pr.summary.pass ?? 0) > 0, "the policies the small VM passes are counted");
       assert.equal(pr.metadata.labels?.["app.kubernetes.io/managed-by"], "virtguard");
       assert.match(pr.metadata.annotations?.["virtguard.io/results-digest"] ?? "", /^[0-9a-f]{32}$/);
 
