@@ -35,6 +35,9 @@ export interface BackgroundAuditOptions {
   sliceMs?: number;
 }
 
+/** How soon a failed audit is tried again (at most the interval). */
+const RETRY_MS = 30_000;
+
 export interface AuditRun {
   objects: number;
   findings: number;
@@ -115,7 +118,11 @@ export class BackgroundAudit {
         try {
           await this.runOnce();
         } catch (err) {
-          if (!this.abort.signal.aborted) this.opts.logger.error({ err: (err as Error).message }, "background audit failed; retrying at the next interval");
+          // A failure (the API server answering 429 while a CRD's cache initialises, a stale cache)
+          // is retried soon, not a whole interval later.
+          const retryMs = Math.min(this.opts.intervalMs, RETRY_MS);
+          this.lastRunAt = this.clock.now() - this.opts.intervalMs + retryMs;
+          if (!this.abort.signal.aborted) this.opts.logger.error({ err: (err as Error).message, retryInMs: retryMs }, "background audit failed; retrying");
         }
       }
       await this.clock.sleep(tick, this.abort.signal);

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Registry } from "prom-client";
+import { pino } from "pino";
+import { BackgroundAudit } from "../../src/audit/background.js";
+import type { PolicyReport } from "../../src/audit/policy-report.js";
+import { ObjectStore } from "../../src/cluster/object-store.js";
+import { bindParameters } from "../../src/engine/index.js";
+import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
+import type { Clock } from "../../src/cluster/live/lease-election.js";
+
+/** A clock whose sleeps return at once, advancing it: the loop runs as fast as the test lets it. */
+class SteppingClock implements Clock {
+  now = (): number => this.t;
+  t = Date.UTC(2026, 11, 3, 12, 0, 0);
+  async sleep(ms: number): Promise<void> {
+    this.t += ms;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+test("the background audit reports the VM that no longer fits, and a failed report write is retried within 30 s, not a whole interval later", async () => {
+  const set = loadPolicyDir();
+  const store = new ObjectStore(set.indexes);
+  store.upsert({ apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachineClass", metadata: { name: "compute" }, spec: { cpu: { type: "Host" }, sizingPolicies: [{ cores: { min: 1, max: 4 }, memory: { min: "1Gi", max: "32Gi" } }] } });
+  store.upsert({
+    apiVersion: "virtualization.deckhouse.io/v1alpha2",
+    kind: "VirtualMachine",
+    metadata: { name: "large", namespace: "vms", generation: 1 },
+    spec: { virtualMachineClassName: "compute", cpu: { cores: 8, coreFraction: "100%" }, memory: { size: "16Gi" }, blockDeviceRefs: [{ kind: "VirtualDisk", name: "large-root" }], runPolicy: "AlwaysOnUnlessStoppedManually", osType: "Generic", bootloader: "BIOS" },
+  });
+  const clock = new SteppingClock();
+  const syncs: { at: number; reports: readonly PolicyReport[] }[] = [];
+  const registry = new Registry();
+  const audit = new BackgroundAudit({
+    serving: () => ({ set, params: bindParameters(set, {}), context: store }),
+    ready: () => true,
+    leading: () => true,
+    intervalMs: 600_000,
+    evalTimeoutMs: 2000,
+    reports: {
+      async sync(reports) {
+        syncs.push({ at: clock.t, reports });
+        if (syncs.length === 1) throw new Error("429 storage is (re)initializing");
+        return { created: reports.length, updated: 0, deleted: 0 };
+      },
+      forget: () => undefined,
+    },
+    registry,
+    logger: pino({ level: "silent" }),
+    clock,
+  });
+  audit.start();
+  while (syncs.length < 2) await new Promise((r) => setImmediate(r));
+  await audit.stop();
+  const [first, second] = syncs as [(typeof syncs)[0], (typeof syncs)[0]];
+  assert.ok(second.at - first.at <= 31_000, `retried ${(second.at - first.at) / 1000} s after the failure`);
+  assert.deepEqual(
+    second.reports.map((r) => [r.kind, r.metadata.namespace, r.results.map((x) => `${x.policy} ${x.result} ${x.resources[0]?.name}`)]),
+    [["PolicyReport", "vms", ["vm-class-sizing fail large"]]],
+  );
+  assert.match(await registry.metrics(), /virtguard_policy_violations\{policy="vm-class-sizing",namespace="vms"\} 1/);
+});
