@@ -14,6 +14,9 @@ export const BUNDLE_DIR = fileURLToPath(new URL("../src/bundle/", import.meta.ur
 // Bundled: what `check` and `review` run on. Everything else is resolved from node_modules at run time.
 const BUNDLED = new Set(["@bufbuild/cel", "@bufbuild/cel-spec", "@bufbuild/protobuf", "@bufbuild/re2", "ip-address", "js-yaml"]);
 
+/** What both bundles share: ES modules for this Node.js, beside each other in BUNDLE_DIR. */
+const ESM_FOR_NODE = { outdir: BUNDLE_DIR, bundle: true, format: "esm", platform: "node", target: "node24", metafile: true, logLevel: "warning" } as const;
+
 rmSync(BUNDLE_DIR, { recursive: true, force: true });
 const result = await build({
   entryPoints: {
@@ -21,14 +24,8 @@ const result = await build({
     // serve's probe thread, started from a file next to the module that starts it (ops-port.ts).
     "ops-thread": fileURLToPath(new URL("../src/admission/ops-thread.js", import.meta.url)),
   },
-  outdir: BUNDLE_DIR,
-  bundle: true,
+  ...ESM_FOR_NODE,
   splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node24",
-  metafile: true,
-  logLevel: "warning",
   plugins: [
     {
       name: "external-packages",
@@ -41,7 +38,8 @@ const result = await build({
     },
   ],
 });
-const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+const sizeOf = (r: { metafile: { outputs: Record<string, { bytes: number }> } }) => Object.values(r.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+const bytes = sizeOf(result);
 console.log(`bundled the CLI into ${BUNDLE_DIR} (${Object.keys(result.metafile.outputs).length} files, ${Math.round(bytes / 1024)} KiB)`);
 
 // check's parse worker on its own, beside the chunks (src/check/parse-parallel.ts starts it from
@@ -50,13 +48,7 @@ console.log(`bundled the CLI into ${BUNDLE_DIR} (${Object.keys(result.metafile.o
 // Should the reader ever need more of the engine, this build fails on the missing export.
 const worker = await build({
   entryPoints: { "parse-worker": fileURLToPath(new URL("../src/check/parse-worker.js", import.meta.url)) },
-  outdir: BUNDLE_DIR,
-  bundle: true,
-  format: "esm",
-  platform: "node",
-  target: "node24",
-  metafile: true,
-  logLevel: "warning",
+  ...ESM_FOR_NODE,
   plugins: [
     {
       name: "engine-object-only",
@@ -66,5 +58,5 @@ const worker = await build({
     },
   ],
 });
-const workerBytes = Object.values(worker.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+const workerBytes = sizeOf(worker);
 console.log(`bundled check's parse worker (${Math.round(workerBytes / 1024)} KiB)`);

@@ -1,22 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { test } from "node:test";
-import { CHECK_POLICIES, ROOMY_CLASS, tempTree, vmYaml } from "../check/helpers.js";
-import { CLI, REPO_ROOT } from "../support/paths.js";
+import { CHECK_POLICIES, ROOMY_CLASS, runCli, tempTree, vmYaml } from "../check/helpers.js";
+import { CLI } from "../support/paths.js";
 
 /** Runs `virtguard ARGS | READER` in bash with pipefail: a real pipe whose reader leaves early. */
-function pipeline(args: string[], reader: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function pipeline(args: string[], reader: string) {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const script = `set -o pipefail; ${[process.execPath, CLI, ...args].map(quote).join(" ")} | ${reader}`;
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-c", script], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(["-c", `set -o pipefail; ${[process.execPath, CLI, ...args].map(quote).join(" ")} | ${reader}`], { bin: "bash" });
 }
 
 test("virtguard manifests | head -1: the first line, exit 0, nothing on stderr", async () => {
