@@ -115,14 +115,22 @@ function loadCertificates(tls: TlsSource, apply: (pair: CertPair) => void, logge
   return { files, initial: files.pair };
 }
 
-/** /metrics and the probes on their own port, answered by their own thread; the webhook listener is closed if that fails. */
-async function startOpsPortBeside(server: HttpsServer, opts: ServerOptions, health: Health, metrics: ServerMetrics, evalTimeoutMs: number): Promise<OpsPort> {
+/** /metrics and the probes on their own port, answered by their own thread. */
+function startOpsPortFor(opts: ServerOptions, health: Health, metrics: ServerMetrics, evalTimeoutMs: number): Promise<OpsPort> {
+  // Longer than any one evaluation may hold the loop, with room for a GC pause.
+  const stallLimitMs = evalTimeoutMs + 3000;
+  return startOpsPort({ port: opts.metricsPort ?? 0, address: opts.address, health, registry: metrics.registry, stallLimitMs });
+}
+
+/**
+ * The webhook port opens last, once the probes' thread is up, so that "listening" is logged before the
+ * first review can be answered; the probes' port is closed again if the webhook port cannot open.
+ */
+async function listenAfterOps(server: HttpsServer, opts: ServerOptions, opsPort: OpsPort | undefined): Promise<number> {
   try {
-    // Longer than any one evaluation may hold the loop, with room for a GC pause.
-    const stallLimitMs = evalTimeoutMs + 3000;
-    return await startOpsPort({ port: opts.metricsPort ?? 0, address: opts.address, health, registry: metrics.registry, stallLimitMs });
+    return await listen(server, opts.port, opts.address);
   } catch (err) {
-    server.close();
+    await opsPort?.close();
     throw err;
   }
 }
@@ -146,8 +154,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // A reloaded pair is applied to the listener created just below.
   const certs = loadCertificates(opts.tls, (pair) => server.setSecureContext(secureContextOptions(pair, opts.clientCa)), logger, metrics);
   const server = createWebhookListener({ ...settings, pair: certs.initial, clientCa: opts.clientCa, onRequest, metrics, logger });
-  const port = await listen(server, opts.port, opts.address);
-  const opsPort = settings.metricsOnMain ? undefined : await startOpsPortBeside(server, opts, health, metrics, settings.evalTimeoutMs);
+  const opsPort = settings.metricsOnMain ? undefined : await startOpsPortFor(opts, health, metrics, settings.evalTimeoutMs);
+  const port = await listenAfterOps(server, opts, opsPort);
 
   certs.files?.watch(settings.debounceMs, settings.intervalMs);
   policies.watch(settings.debounceMs, settings.intervalMs);
