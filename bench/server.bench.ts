@@ -1,17 +1,20 @@
 /**
- * Server benchmark (issue 3): the same mix of AdmissionReviews over keep-alive TLS, 16 connections,
- * against two servers run one after the other as separate processes (the load generator never shares
- * their event loop):
+ * Server benchmark (issues 3 and 11): the same mix of AdmissionReviews over keep-alive TLS, 16
+ * connections, against servers run as separate processes (the load generator never shares their
+ * event loop):
  *   (a) a bare node:https handler that reads the body, parses the review and echoes "allowed": the
  *       platform's ceiling on this machine;
+ *   (b0) `virtguard serve` with a policy set that matches nothing: the server's own cost;
  *   (b) `virtguard serve` with the full shipped policy set, context files and default logging.
+ * Throughput: (a) and (b) loaded in turn, --rounds times (autocannon, closed loop); the ratio is the
+ * median of the rounds. Latency at a fixed rate: an open-loop paced generator (paced-load.ts).
  *
- *   npm run bench:server                              # quick: 10 s per run, 15 s soak
- *   npm run bench:server -- --duration 20 --soak 60   # the figures in docs/server.md (60 s zero-error run)
- *   npm run bench:server -- --cpu-prof                # also profile (b) during its run and print where time goes
+ *   npm run bench:server                              # 3 rounds of 5 s runs, 15 s soak
+ *   npm run bench:server -- --soak 60                 # with a 60 s zero-error run
+ *   npm run bench:server -- --cpu-prof                # also profile (b), apart, and print where time goes
  *
- * Flags: --duration S (each max-throughput run), --rate N (fixed-rate run, default 2000 req/s),
- * --rate-duration S, --soak S (0 skips), --connections N (default 16), --cpu-prof.
+ * Flags: --duration S (each max-throughput run), --rounds N, --warmup S, --rate N (paced run,
+ * default 2000 req/s), --rate-duration S, --soak S (0 skips), --connections N (default 16), --cpu-prof.
  */
 import autocannon from "autocannon";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -26,6 +29,7 @@ import type { JsonObject } from "../src/engine/index.js";
 import { fixture } from "../test/support/fixtures.js";
 import { CLI, FIXTURES } from "../test/support/paths.js";
 import { admissionReview } from "../test/support/review.js";
+import { pacedLoad } from "./paced-load.js";
 
 const SELF = new URL(import.meta.url).pathname;
 
@@ -69,12 +73,16 @@ interface Flags {
   soak: number;
   connections: number;
   cpuProf: boolean;
+  warmup: number;
+  rounds: number;
 }
 
 function flags(): Flags {
   const { values } = parseArgs({
     options: {
-      duration: { type: "string", default: "10" },
+      duration: { type: "string", default: "5" },
+      warmup: { type: "string", default: "5" },
+      rounds: { type: "string", default: "3" },
       rate: { type: "string", default: "2000" },
       "rate-duration": { type: "string", default: "10" },
       soak: { type: "string", default: "15" },
@@ -90,6 +98,8 @@ function flags(): Flags {
     soak: Number(values.soak),
     connections: Number(values.connections),
     cpuProf: values["cpu-prof"] ?? false,
+    warmup: Number(values.warmup),
+    rounds: Math.max(1, Number(values.rounds)),
   };
 }
 
@@ -342,28 +352,36 @@ function summarizeProfile(file: string, window: { fromEndUs: number; toEndUs: nu
   return lines.join("\n");
 }
 
-async function main(): Promise<void> {
-  const f = flags();
-  const requests = mix();
-  const work = mkdtempSync(join(tmpdir(), "virtguard-bench-"));
-  const log = (s: string) => process.stdout.write(s + "\n");
-  log(`# virtguard server benchmark: ${f.connections} keep-alive TLS connections, mix of ${requests.map((r) => r.name).join(", ")}`);
-  log(`node ${process.version}, ${(await import("node:os")).cpus().length} cores, load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(1)).join(" ")}`);
-  const rows: RunResult[] = [];
+/** A paced run's figures as a table row (latencies from the generator's own clock, see paced-load.ts). */
+async function paced(label: string, server: Proc, requests: { body: string }[], f: Flags): Promise<RunResult & { lateness: number }> {
+  const cpuBefore = cpuSeconds(server.child.pid);
+  const r = await pacedLoad({ host: "127.0.0.1", port: server.port, path: "/validate?timeout=10s", bodies: requests.map((q) => q.body), rate: f.rate, durationS: f.rateDuration, connections: f.connections });
+  const cpu = cpuSeconds(server.child.pid) - cpuBefore;
+  const n = r.latenciesMs.length;
+  return {
+    label,
+    cpuUs: (cpu * 1e6) / Math.max(1, n),
+    requests: r.sent,
+    rps: r.rps,
+    p50: percentile(r.latenciesMs, 50),
+    p99: percentile(r.latenciesMs, 99),
+    max: n ? (r.latenciesMs[n - 1] as number) : NaN,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    lateness: r.timerLatenessP99Ms,
+  };
+}
 
-  // (a)
-  const bare = await startProcess([SELF, "--bare-server"]);
-  await load("warm-up", bare, requests, { duration: 3, connections: f.connections });
-  const a = await load("(a) bare node:https", bare, requests, { duration: f.duration, connections: f.connections });
-  rows.push(a);
-  const aRate = await load(`(a) bare, fixed ${f.rate} req/s`, bare, requests, { duration: f.rateDuration, connections: f.connections, overallRate: f.rate });
-  await stop(bare);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
 
-  // (b0) the same server with a policy set that matches none of the mix: the server's own cost.
-  const trivial = join(work, "trivial-policies");
-  mkdirSync(trivial);
+function triviallyMatchingNothing(work: string): string {
+  const dir = join(work, "trivial-policies");
+  mkdirSync(dir);
   writeFileSync(
-    join(trivial, "pods-only.json"),
+    join(dir, "pods-only.json"),
     JSON.stringify({
       apiVersion: "policies.virtguard.io/v1alpha1",
       kind: "ValidationPolicy",
@@ -375,66 +393,93 @@ async function main(): Promise<void> {
       },
     }),
   );
-  const bare0 = await startProcess([CLI, "serve", "--port=0", "--address=127.0.0.1", `--dev-ca-file=${join(work, "ca0.crt")}`, "--shutdown-delay=0s", "--metrics-port=0", `--policies=${trivial}`]);
-  await load("warm-up", bare0, requests, { duration: 3, connections: f.connections });
-  const b0 = await load("(b0) virtguard serve, no policy matching", bare0, requests, { duration: f.duration, connections: f.connections });
-  rows.push(b0);
-  await stop(bare0);
+  return dir;
+}
 
-  // (b)
-  const profDir = join(work, "prof");
-  const serveArgs = [
-    ...(f.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
+async function main(): Promise<void> {
+  const f = flags();
+  const requests = mix();
+  const work = mkdtempSync(join(tmpdir(), "virtguard-bench-"));
+  const log = (s: string) => process.stdout.write(s + "\n");
+  const os = await import("node:os");
+  log(`# virtguard server benchmark: ${f.connections} keep-alive TLS connections, mix of ${requests.map((r) => r.name).join(", ")}`);
+  log(`node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  const rows: RunResult[] = [];
+  const serveArgs = (extra: string[], node: string[] = []) => [
+    ...node,
     CLI,
     "serve",
     "--port=0",
     "--address=127.0.0.1",
-    `--dev-ca-file=${join(work, "ca.crt")}`,
     "--shutdown-delay=0s",
     "--metrics-port=0",
-    ...PARAMS.map((p) => `--param=${p}`),
-    ...CONTEXT.map((c) => `--context=${join(FIXTURES, c)}`),
+    ...extra,
   ];
-  const serve = await startProcess(serveArgs);
+  const full = [...PARAMS.map((p) => `--param=${p}`), ...CONTEXT.map((c) => `--context=${join(FIXTURES, c)}`)];
+
+  // (b0) the same server with a policy set that matches none of the mix: the server's own cost.
+  const bare0 = await startProcess(serveArgs([`--dev-ca-file=${join(work, "ca0.crt")}`, `--policies=${triviallyMatchingNothing(work)}`]));
+  await load("warm-up", bare0, requests, { duration: f.warmup, connections: f.connections });
+  const b0 = await load("(b0) virtguard serve, no policy matching", bare0, requests, { duration: f.duration, connections: f.connections });
+  rows.push(b0);
+  await stop(bare0);
+
+  // (a) and (b) both up, loaded in turn: each round's ratio compares runs seconds apart, so the
+  // machine's other load weighs on both alike; the median of the rounds is the figure.
+  const bare = await startProcess([SELF, "--bare-server"]);
+  const serve = await startProcess(serveArgs([`--dev-ca-file=${join(work, "ca.crt")}`, ...full]));
   for (const line of await checkVerdicts(serve.port, requests)) log(`  ${line}`);
-  await load("warm-up", serve, requests, { duration: 3, connections: f.connections });
+  await load("warm-up", bare, requests, { duration: f.warmup, connections: f.connections });
+  await load("warm-up", serve, requests, { duration: f.warmup, connections: f.connections });
   const evalBefore = await evaluationTotals(serve);
-  const b = await load("(b) virtguard serve", serve, requests, { duration: f.duration, connections: f.connections });
-  const runEnd = performance.now();
-  rows.push(b);
+  const rounds: { a: RunResult; b: RunResult }[] = [];
+  for (let i = 1; i <= f.rounds; i++) {
+    const a = await load(`(a) bare node:https, round ${i}`, bare, requests, { duration: f.duration, connections: f.connections });
+    const b = await load(`(b) virtguard serve, round ${i}`, serve, requests, { duration: f.duration, connections: f.connections });
+    rows.push(a, b);
+    rounds.push({ a, b });
+  }
   const evalAfter = await evaluationTotals(serve);
   const engineUs = ((evalAfter.sum - evalBefore.sum) * 1e6) / Math.max(1, evalAfter.count - evalBefore.count);
-  let exitLagUs = 0;
-  if (f.cpuProf) {
-    await stop(serve);
-    exitLagUs = (performance.now() - runEnd) * 1000;
-  }
-  const serve2 = f.cpuProf ? await startProcess(serveArgs.slice(2)) : serve;
-  if (f.cpuProf) await load("warm-up", serve2, requests, { duration: 3, connections: f.connections });
-  rows.push(aRate);
-  const bRate = await load(`(b) virtguard, fixed ${f.rate} req/s`, serve2, requests, { duration: f.rateDuration, connections: f.connections, overallRate: f.rate });
-  rows.push(bRate);
+
+  // The fixed rate, paced (paced-load.ts), on both.
+  const aRate = await paced(`(a) bare, paced ${f.rate} req/s`, bare, requests, f);
+  const bRate = await paced(`(b) virtguard, paced ${f.rate} req/s`, serve, requests, f);
+  rows.push(aRate, bRate);
+  await stop(bare);
   let soak: RunResult | undefined;
   if (f.soak > 0) {
-    soak = await load(`(b) virtguard, ${f.soak} s soak at full load`, serve2, requests, { duration: f.soak, connections: f.connections });
+    soak = await load(`(b) virtguard, ${f.soak} s soak at full load`, serve, requests, { duration: f.soak, connections: f.connections });
     rows.push(soak);
   }
-  const exitCode = await stop(serve2);
+  const exitCode = await stop(serve);
 
   log("");
   log(table(rows));
   log("");
-  const ratio = b.rps / a.rps;
+  const ratios = rounds.map((r) => r.b.rps / r.a.rps);
+  const ratio = median(ratios);
+  const aCpu = median(rounds.map((r) => r.a.cpuUs));
+  const bCpu = median(rounds.map((r) => r.b.cpuUs));
   const totalErrors = rows.reduce((n, r) => n + r.errors + r.non2xx, 0);
-  log(`- throughput ratio b/a: ${ratio.toFixed(2)} (target ≥ 0.6, issue 11) ${ratio >= 0.6 ? "✓" : "✗"}`);
-  log(`- server CPU per request, a/b: ${(a.cpuUs / b.cpuUs).toFixed(2)} (${Math.round(a.cpuUs)} µs vs ${Math.round(b.cpuUs)} µs; the ratio a CPU-bound b/a approaches on an idle machine)`);
-  log(`- server overhead without policies, b0/a: ${(b0.rps / a.rps).toFixed(2)} in req/s, ${Math.round(b0.cpuUs)} µs vs ${Math.round(a.cpuUs)} µs of CPU per request`);
-  log(`- of (b)'s ${Math.round(b.cpuUs)} µs: policy evaluation ${Math.round(engineUs)} µs (engine, wall time inside evaluate()), the rest ${Math.round(b.cpuUs - engineUs)} µs is HTTP/TLS, parsing, encoding, metrics (bare: ${Math.round(a.cpuUs)} µs)`);
-  log(`- p99 at ${f.rate} req/s: ${ms(bRate.p99)} ms (target ≤ 5 ms) ${bRate.p99 <= 5 ? "✓" : "✗"}`);
+  log(`- throughput ratio b/a, median of ${f.rounds} interleaved rounds: ${ratio.toFixed(2)} (rounds: ${ratios.map((x) => x.toFixed(2)).join(", ")}; target ≥ 0.6, issue 11) ${ratio >= 0.6 ? "✓" : "✗"}`);
+  log(`- server CPU per request, a/b: ${(aCpu / bCpu).toFixed(2)} (${Math.round(aCpu)} µs vs ${Math.round(bCpu)} µs, medians; the ratio a CPU-bound b/a approaches on an idle machine)`);
+  log(`- server overhead without policies: ${Math.round(b0.cpuUs)} µs of CPU per request (bare: ${Math.round(aCpu)} µs)`);
+  log(`- of (b)'s ${Math.round(bCpu)} µs: policy evaluation ${Math.round(engineUs)} µs (engine, wall time inside evaluate()), the rest ${Math.round(bCpu - engineUs)} µs is HTTP/TLS, parsing, encoding, metrics`);
+  log(`- p99 at ${f.rate} req/s (paced): ${ms(bRate.p99)} ms (target ≤ 5 ms) ${bRate.p99 <= 5 ? "✓" : "✗"}; bare ${ms(aRate.p99)} ms; the generator's own timer lateness p99 ${ms(bRate.lateness)} ms, not counted`);
   log(`- errors across all runs: ${totalErrors}${soak ? ` (soak ${f.soak} s: ${soak.errors + soak.non2xx})` : ""} (target 0) ${totalErrors === 0 ? "✓" : "✗"}`);
   log(`- virtguard exited with ${exitCode} after SIGTERM`);
   if (f.cpuProf) {
-    const file = readdirSync(profDir).find((n) => n.endsWith(".cpuprofile"));
+    // Profiled apart, after the figures: the profiler's own cost stays out of them.
+    const profDir = join(work, "prof");
+    const profiled = await startProcess(serveArgs([`--dev-ca-file=${join(work, "ca2.crt")}`, ...full], ["--cpu-prof", `--cpu-prof-dir=${profDir}`]));
+    await load("warm-up", profiled, requests, { duration: f.warmup, connections: f.connections });
+    await load("profiled", profiled, requests, { duration: f.duration, connections: f.connections });
+    const runEnd = performance.now();
+    await stop(profiled);
+    const exitLagUs = (performance.now() - runEnd) * 1000;
+    // The main thread's profile (thread 0), not the probes' thread's.
+    const file = readdirSync(profDir).find((n) => /\.0\.\d+\.cpuprofile$/.test(n));
     log("");
     const window = { fromEndUs: exitLagUs + f.duration * 1e6, toEndUs: exitLagUs };
     log(file ? summarizeProfile(join(profDir, file), window) : "no CPU profile written");
