@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { DecisionTally, type Decision } from "./decision-tally.js";
 
-/** How a request ended, as the decision label says it. */
-export type Decision = "allowed" | "denied" | "warned" | "error";
+export type { Decision };
 
 /**
  * Histogram buckets in seconds: 0.1 ms, 0.25 ms, 0.5 ms, 1 ms, … up to the evaluation timeout
@@ -53,13 +53,19 @@ export class ServerMetrics {
   readonly certReloadErrors: Counter;
   readonly certNotAfter: Gauge;
   readonly ready: Gauge;
+  /** POST /validate requests being answered (virtguard_admission_requests_in_flight). */
+  requestsInFlight = 0;
   /** What virtguard_ready reports at scrape time; the server sets it. */
   readyProbe: () => boolean = () => false;
+  private readonly tally = new DecisionTally();
   private readonly kinds = new BoundedLabel(64);
   private readonly policies = new BoundedLabel(256);
 
   constructor(opts: { timeoutSeconds: number; defaultMetrics?: boolean }) {
     const registers = [this.registry];
+    const tally = this.tally;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
     const buckets = latencyBuckets(opts.timeoutSeconds);
     this.requestDuration = new Histogram({
       name: "virtguard_admission_request_duration_seconds",
@@ -82,6 +88,9 @@ export class ServerMetrics {
         "decision is denied or warned when that policy denied or warned, allowed otherwise, error when evaluation failed.",
       labelNames: ["decision", "kind", "operation", "policy"],
       registers,
+      collect() {
+        tally.flushInto(this);
+      },
     });
     this.badRequests = new Counter({
       name: "virtguard_bad_requests_total",
@@ -94,7 +103,15 @@ export class ServerMetrics {
       help: "Connections closed on arrival because --max-connections were already open.",
       registers,
     });
-    this.inFlight = new Gauge({ name: "virtguard_admission_requests_in_flight", help: "POST /validate requests being processed.", registers });
+    // Counted in a plain number on the hot path, read at scrape.
+    this.inFlight = new Gauge({
+      name: "virtguard_admission_requests_in_flight",
+      help: "POST /validate requests being processed.",
+      registers,
+      collect() {
+        this.set(self.requestsInFlight);
+      },
+    });
     this.policyReloads = new Counter({ name: "virtguard_policy_reloads_total", help: "Policy sets loaded successfully (including the first).", registers });
     this.policyReloadErrors = new Counter({
       name: "virtguard_policy_reload_errors_total",
@@ -121,8 +138,6 @@ export class ServerMetrics {
       registers,
     });
     this.certNotAfter = new Gauge({ name: "virtguard_tls_certificate_not_after_seconds", help: "Expiry of the serving certificate, Unix time.", registers });
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
     this.ready = new Gauge({
       name: "virtguard_ready",
       help: "1 when /readyz answers 200.",
@@ -138,8 +153,9 @@ export class ServerMetrics {
     return this.kinds.value(kind);
   }
 
-  policy(name: string): string {
-    return this.policies.value(name);
+  /** One decision of one policy (policy "" when none matched); counted cheaply, exported at scrape. */
+  countDecision(decision: Decision, kind: string, operation: string, policy: string): void {
+    this.tally.add(kind, operation, policy === "" ? "" : this.policies.value(policy), decision);
   }
 
   setPolicySet(generation: number, hash: string, policies: number): void {

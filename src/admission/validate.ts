@@ -76,8 +76,8 @@ class ValidateEndpoint {
     const length = req.headers["content-length"];
     if (length !== undefined && Number(length) > this.maxBody) return this.tooLarge(req, res, `${length} bytes (Content-Length)`, Number(length));
     const { metrics } = this.opts;
-    metrics.inFlight.inc();
-    res.on("close", () => metrics.inFlight.dec());
+    metrics.requestsInFlight++;
+    res.on("close", () => metrics.requestsInFlight--);
     readBody(req, this.maxBody, {
       body: (body) => this.answerSafely(res, start, body),
       overflow: () => this.tooLarge(req, res, `over ${this.maxBody} bytes`, undefined),
@@ -157,12 +157,12 @@ class ValidateEndpoint {
     metrics.evaluationDuration.observe({ kind, operation }, outcome.evalSeconds);
     metrics.requestDuration.observe({ decision, kind, operation }, (performance.now() - start) / 1000);
     if (verdict === undefined || verdict.matched.length === 0) {
-      metrics.decisions.inc({ decision, kind, operation, policy: "" });
+      metrics.countDecision(decision, kind, operation, "");
       return;
     }
     for (const policy of verdict.matched) {
       const d: Decision = hasPolicy(verdict.denials, policy) ? "denied" : hasPolicy(verdict.warnings, policy) ? "warned" : "allowed";
-      metrics.decisions.inc({ decision: d, kind, operation, policy: metrics.policy(policy) });
+      metrics.countDecision(d, kind, operation, policy);
     }
   }
 
