@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CelCompileError, compileExpression } from "../../src/engine/cel/compile.js";
+import { CelFault } from "../../src/engine/cel/codegen/values.js";
 
 test("a syntax error is reported at load, with its position", () => {
   assert.throws(() => compileExpression("object.spec.cpu.cores <="), (err: Error) => {
@@ -53,4 +54,19 @@ test("equality of lists and maps nested 10,000 levels deep: answered, not a stac
   assert.equal(judge(deep("x"), deep("y")), false);
   assert.equal(judge(deep(1), deep(1.0)), true);
   assert.equal(judge(deep([1, 2]), deep([1, 2, 3])), false);
+});
+
+test("an expression reads each variable from the scope once per evaluation, and a failing one is an error only where CEL reaches it", () => {
+  const expr = compileExpression("variables.cores > 1 && variables.cores < 10 && variables.cores != 3", { variables: new Set(["cores"]) });
+  const reads: string[] = [];
+  const scope = (value: () => number) => ({ get: (name: string) => (reads.push(name), value()), all: () => new Map() });
+  assert.equal(expr.evaluate({ variables: scope(() => 4) }), true);
+  assert.equal(expr.evaluate({ variables: scope(() => 5) }), true);
+  assert.deepEqual(reads, ["cores", "cores"], "one read per evaluation, not one per mention");
+  const failing = { get: (): number => { throw new CelFault("no such cores"); }, all: () => new Map() };
+  // `||` absorbs the error of its left side when the right side is true, as CEL says.
+  const absorbed = compileExpression("(variables.cores > 1 || true) && (variables.cores > 2 || true)", { variables: new Set(["cores"]) });
+  assert.equal(absorbed.evaluate({ variables: failing }), true);
+  const surfaced = compileExpression("variables.cores > 1 || variables.cores > 2", { variables: new Set(["cores"]) });
+  assert.match(String((surfaced.evaluate({ variables: failing }) as Error).message), /no such cores/);
 });

@@ -41,7 +41,9 @@ export function emit(root: Expr, roots: ReadonlySet<string>, env?: EnvironmentFo
   const e = new Emitter(roots, env, container);
   const result = e.expr(root, new Map());
   e.push(`return ${result};`);
-  return { body: e.lines.join("\n"), constants: e.constants, specs: e.portable ? e.specs : undefined, fallbacks: e.fallbacks };
+  const memos = e.variableMemos();
+  const body = (memos ? [memos, ...e.lines] : e.lines).join("\n");
+  return { body, constants: e.constants, specs: e.portable ? e.specs : undefined, fallbacks: e.fallbacks };
 }
 
 class Emitter {
@@ -61,6 +63,26 @@ class Emitter {
 
   push(line: string): void {
     this.lines.push(line);
+  }
+
+  /** `variables.NAME` read by this expression: the local that remembers it for the rest of this call. */
+  private readonly variableLocals = new Map<string, string>();
+
+  /**
+   * A policy variable, read through the scope once per evaluation of this expression and then from
+   * a local: an expression often names the same variable several times. The first read still happens
+   * where CEL reaches it, so a variable that fails is an error there and only there. (No value is
+   * undefined: null, as JSON says it, is a value.)
+   */
+  private variableRead(field: string): string {
+    let local = this.variableLocals.get(field);
+    if (local === undefined) this.variableLocals.set(field, (local = `$v${this.variableLocals.size}`));
+    return `(${local} !== undefined ? ${local} : (${local} = $b.variables.get(${JSON.stringify(field)})))`;
+  }
+
+  /** The declaration of the variable locals, if any. */
+  variableMemos(): string | undefined {
+    return this.variableLocals.size ? `let ${[...this.variableLocals.values()].join(", ")};` : undefined;
   }
 
   private temp(prefix = "t"): string {
@@ -105,7 +127,7 @@ class Emitter {
         const { operand, field, testOnly } = kind.value;
         if (!operand) return this.fallback(e, scope);
         if (!testOnly && operand.exprKind.case === "identExpr" && operand.exprKind.value.name === "variables" && this.isRoot("variables", scope)) {
-          return `$b.variables.get(${JSON.stringify(field)})`;
+          return this.variableRead(field);
         }
         if (this.qualifiedName(e, scope)) return this.fallback(e, scope);
         return testOnly ? this.has(this.expr(operand, scope), field) : this.select(this.expr(operand, scope), field);
