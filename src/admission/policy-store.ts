@@ -1,5 +1,5 @@
-import { bindParameters, hashPolicySources, loadPolicySet, type BoundParameters, type ClusterContext, type JsonValue, type PolicySet, type PolicySource } from "../engine/index.js";
-import { policyLoadOptions, readPolicySources } from "../policy-files/policy-dir.js";
+import { bindParameters, hashPolicySources, type BoundParameters, type ClusterContext, type JsonValue, type PolicySet, type PolicySource } from "../engine/index.js";
+import { loadPolicySources, readPolicySources } from "../policy-files/policy-dir.js";
 import type { ContextProvider } from "../cluster/context-provider.js";
 import type { Logger } from "./logger.js";
 import type { ServerMetrics } from "./metrics.js";
@@ -60,7 +60,9 @@ export class PolicyStore {
   }
 
   private static async build(opts: PolicyStoreOptions, sources: PolicySource[], generation: number): Promise<ServingSet> {
-    const set = loadPolicySet(sources, policyLoadOptions());
+    // The code generated for this set before (by the build for the shipped set, or by an earlier
+    // start) is used as stored: a known set starts without parsing, checking or compiling again.
+    const set = loadPolicySources(sources);
     const facts = (await opts.context.clusterFacts?.()) ?? {};
     // Without `assumed`: a webhook answer never states assumptions, and tracking which defaulted
     // parameters a run reads costs a Proxy per policy run on the /validate path.
