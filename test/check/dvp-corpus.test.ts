@@ -15,23 +15,26 @@ import { DVP_CRDS, FIXTURES, REPO_ROOT } from "../support/paths.js";
 const CORPUS = join(FIXTURES, "dvp-corpus");
 
 interface Unit {
-  source: "docs" | "e2e";
+  source: "docs" | "e2e" | "crds" | "charts";
   file: string;
   context: string[];
   params: string[];
 }
 
 /**
- * Each docs code block is checked alone, as a user who copies it would; each e2e test's rendered
- * tree is checked alone against the e2e cluster: its default class, and the SDN gate
- * (.github/scripts/bash/e2e/enable-sdn.sh, patch-virtualization-feature-gates.sh).
+ * Each docs code block and each CRD example is checked alone, as a user who copies it would; each
+ * e2e test's rendered tree (or loose test data file) is checked alone against the e2e cluster: its
+ * default class, and the SDN gate (.github/scripts/bash/e2e/enable-sdn.sh,
+ * patch-virtualization-feature-gates.sh); each hand-rendered chart with the SDN gate too (the nested
+ * test cluster's VMs join a ClusterNetwork).
  */
 function units(): Unit[] {
-  const docs = readdirSync(join(CORPUS, "docs")).sort().map((f): Unit => ({ source: "docs", file: join(CORPUS, "docs", f), context: [], params: [] }));
-  const e2e = readdirSync(join(CORPUS, "e2e"))
-    .sort()
-    .map((f): Unit => ({ source: "e2e", file: join(CORPUS, "e2e", f), context: [join(CORPUS, "e2e-context")], params: ['featureGates=["SDN"]'] }));
-  return [...docs, ...e2e];
+  const dir = (source: Unit["source"], context: string[], params: string[]): Unit[] =>
+    readdirSync(join(CORPUS, source))
+      .sort()
+      .map((f): Unit => ({ source, file: join(CORPUS, source, f), context, params }));
+  const sdn = ['featureGates=["SDN"]'];
+  return [...dir("docs", [], []), ...dir("e2e", [join(CORPUS, "e2e-context")], sdn), ...dir("crds", [], []), ...dir("charts", [], sdn)];
 }
 
 function line(o: ObjectResult): string {
