@@ -59,6 +59,8 @@ function parses<T>(cache: ParseCache<T>, text: string): boolean {
 }
 
 const quantities = new ParseCache(q.parseQuantity);
+/** `quantity(s)` as a CEL value, by text: a policy reads the same few sizes on every request. */
+const quantityValues = new ParseCache((s: string) => qWrap(q.parseQuantity(s)));
 const canonicalQuantities = new ParseCache(q.parseCanonicalKey);
 const ips = new ParseCache(net.parseIP);
 const cidrs = new ParseCache(net.parseCIDR);
@@ -84,7 +86,7 @@ function method<R, A extends unknown[]>(name: string, receiver: ArgType, args: A
 }
 
 const quantityFuncs: Overload[] = [
-  fn("quantity", ["string"], Q, (s: string) => qWrap(quantities.get(s))),
+  fn("quantity", ["string"], Q, (s: string) => quantityValues.get(s)),
   fn("isQuantity", ["string"], "bool", (s: string) => parses(quantities, s)),
   fn("string", [Q], "string", (v: Opaque) => q.formatQuantity(qOf(v))),
   method("sign", Q, [], "int", (v: Opaque) => {

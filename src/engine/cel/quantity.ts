@@ -72,6 +72,8 @@ function align(a: QuantityValue, b: QuantityValue): [bigint, bigint, number] {
 }
 
 export function compareQuantity(a: QuantityValue, b: QuantityValue): -1 | 0 | 1 {
+  // Sizes written in the same notation (most memory sizes are whole bytes) need no scaling.
+  if (a.scale === b.scale) return a.num < b.num ? -1 : a.num > b.num ? 1 : 0;
   const [x, y] = align(a, b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
