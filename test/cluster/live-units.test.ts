@@ -3,6 +3,7 @@
 // kube-apiserver in test/e2e/live-context.test.ts.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { describe, test } from "node:test";
 import type { TargetSpec } from "../../src/engine/index.js";
 import { collectionPath, describeTarget } from "../../src/cluster/live/api-paths.js";
@@ -100,6 +101,28 @@ describe("REST paths and names", () => {
       status: {},
     };
     assert.deepEqual(slim(o), { apiVersion: "v1", kind: "Node", metadata: { name: "n", labels: { a: "b" }, annotations: { keep: "me" } }, status: {} });
+  });
+  test("slim rebuilds the metadata in its key order instead of deleting from it; an object with nothing to drop is left as it is", () => {
+    const metadata = { creationTimestamp: "t", managedFields: [{}], name: "vm", namespace: "ns", uid: "u" };
+    const o = slim({ apiVersion: "x/v1", kind: "VM", metadata, spec: { a: 1 } });
+    assert.notEqual(o.metadata, metadata);
+    assert.deepEqual(Object.keys(o.metadata as object), ["creationTimestamp", "name", "namespace", "uid"]);
+    const plain = { apiVersion: "x/v1", kind: "VM", metadata: { name: "vm" } };
+    const plainMetadata = plain.metadata;
+    assert.equal(slim(plain, { apiVersion: "x/v1", kind: "VM" }).metadata, plainMetadata);
+    assert.deepEqual(slim({ apiVersion: "y/v1", kind: "VM" }, { apiVersion: "x/v1", kind: "VM" }), { apiVersion: "y/v1", kind: "VM" });
+  });
+  test("slimmed metadata keeps V8's fast properties (a delete would make it a dictionary, several times larger)", () => {
+    const slimUrl = new URL("../../src/cluster/live/slim.js", import.meta.url).href;
+    const code = `
+      const { slim } = await import(${JSON.stringify(slimUrl)});
+      const parsed = () => JSON.parse('{"metadata":{"annotations":{"a":"1","kubectl.kubernetes.io/last-applied-configuration":"{}","z":"2"},"generation":1,"managedFields":[{}],"name":"n","uid":"u"}}');
+      const o = slim(parsed());
+      const d = parsed();
+      delete d.metadata.managedFields;
+      process.stdout.write(JSON.stringify([%HasFastProperties(o.metadata), %HasFastProperties(o.metadata.annotations), %HasFastProperties(d.metadata)]));`;
+    const out = execFileSync(process.execPath, ["--allow-natives-syntax", "--input-type=module", "-e", code], { encoding: "utf8" });
+    assert.deepEqual(JSON.parse(out), [true, true, false]);
   });
 });
 

@@ -256,7 +256,7 @@ export class KindSync {
     object.apiVersion ??= this.target.apiVersion;
     object.kind ??= this.target.kind;
     if (type === "DELETED") this.sink.delete(this.kind, object);
-    else if (type === "ADDED" || type === "MODIFIED") this.sink.upsert(this.kind, slim(object));
+    else if (type === "ADDED" || type === "MODIFIED") this.sink.upsert(this.kind, slim(object, this.target));
   }
 
   /** The watch ended. Cleanly: resume it (unless the server keeps doing that at once). */

@@ -1,6 +1,6 @@
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import type { JsonObject, KindKey, LookupTarget } from "../../engine/index.js";
-import { getJson, statusOf, type ListResponse } from "./api-client.js";
+import { getJson, listItems, statusOf } from "./api-client.js";
 import { collectionPath } from "./api-paths.js";
 import { KindSync, WATCHDOG_INTERVAL_MS, type KindCommand, type KindLog, type KindSink, type KindSyncOptions } from "./kind-sync.js";
 import { slim } from "./slim.js";
@@ -8,7 +8,11 @@ import { slim } from "./slim.js";
 export type { KindPhase, KindSink } from "./kind-sync.js";
 
 export interface KindWatchOptions extends Omit<KindSyncOptions, "onPhase"> {
-  /** Items per list page; default 5000. */
+  /**
+   * Items per list page; default 500, as client-go's informers: a page of 5,000 VirtualMachines is
+   * over 10 MB of JSON, parsed with its managedFields before they are dropped, and that transient
+   * sets the process's peak memory.
+   */
   pageSize?: number;
   /** A reported change of phase (for the provider's readiness log). */
   onPhase?: (watch: KindWatch) => void;
@@ -120,7 +124,7 @@ export class KindWatch {
     const only = this.target.only;
     // The one object the policies read: selected by name, which is what RBAC's resourceNames allow.
     const base = collectionPath(this.target, only?.namespace) + (only ? `?fieldSelector=${encodeURIComponent(`metadata.name=${only.name}`)}&` : "?");
-    const limit = this.opts.pageSize ?? 5000;
+    const limit = this.opts.pageSize ?? 500;
     const items: JsonObject[] = [];
     let cont: string | undefined;
     let resourceVersion = "";
@@ -128,16 +132,16 @@ export class KindWatch {
     if (c.resourceVersionMatch) first += `&resourceVersionMatch=${c.resourceVersionMatch}`;
     for (let page = 0; page < 100_000; page++) {
       const query = `limit=${limit}${cont ? `&continue=${encodeURIComponent(cont)}` : first}`;
-      const res = await getJson<ListResponse<JsonObject>>(this.kc, base + query);
-      if (!this.state.isCurrent(c.attempt)) throw new Error("superseded");
-      for (const item of res.items ?? []) {
+      // Each item is slimmed as it arrives, so the list's transient is one item, not the response.
+      const metadata = await listItems(this.kc, base + query, (item) => {
         // List items of built-in kinds come without apiVersion and kind.
         if (typeof item.apiVersion !== "string") item.apiVersion = this.target.apiVersion;
         if (typeof item.kind !== "string") item.kind = this.target.kind;
-        items.push(slim(item));
-      }
-      resourceVersion = res.metadata?.resourceVersion ?? resourceVersion;
-      cont = res.metadata?.continue;
+        items.push(slim(item, this.target));
+      });
+      if (!this.state.isCurrent(c.attempt)) throw new Error("superseded");
+      resourceVersion = metadata?.resourceVersion ?? resourceVersion;
+      cont = metadata?.continue;
       if (!cont) break;
     }
     return { items, resourceVersion };
