@@ -78,7 +78,7 @@ describe(POLICY, () => {
   test("a USB device another VirtualMachine of the namespace uses is denied when newly listed, not when kept", () => {
     const other = vm(["usb-1"], [], "db");
     assert.deepEqual(mine(run({ object: vm(["usb-1"]), context: [other] })), [
-      `[${POLICY}] spec.usbDevices: USB device usb-1 is already used by VirtualMachine tenant-a/db; a USB device is attached to one VirtualMachine at a time. Detach it from that VirtualMachine first, or choose another device`,
+      `[${POLICY}] spec.usbDevices lists usb-1, which VirtualMachine tenant-a/db already uses; a USB device is attached to one VirtualMachine at a time. Detach it there first, or choose another device`,
     ]);
     assert.deepEqual(mine(run({ object: vm(["usb-1", "usb-2"]), oldObject: vm(["usb-1"]), context: [other] })), [], "kept devices are not re-checked");
     assert.deepEqual(mine(run({ object: vm(["usb-1"]), context: [vm(["usb-1"], [], "db", "tenant-b")] })), [], "another namespace's device of the same name");
