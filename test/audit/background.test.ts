@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Registry } from "prom-client";
 import { pino } from "pino";
 import { BackgroundAudit } from "../../src/audit/background.js";
@@ -60,4 +62,60 @@ test("the background audit reports the VM that no longer fits, and a failed repo
     [["PolicyReport", "vms", ["vm-class-sizing fail large"]]],
   );
   assert.match(await registry.metrics(), /virtguard_policy_violations\{policy="vm-class-sizing",namespace="vms"\} 1/);
+});
+
+test("an audit keeps nothing of the objects it judged: once the caches drop them, they can be collected", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const set = loadPolicyDir();
+  const store = new ObjectStore(set.indexes);
+  const vmKind = "virtualization.deckhouse.io/VirtualMachine";
+  /** 200 VMs, half of them too large for their class; only WeakRefs leave this function. */
+  const fill = (): WeakRef<object>[] => {
+    store.upsert({ apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachineClass", metadata: { name: "compute" }, spec: { cpu: { type: "Host" }, sizingPolicies: [{ cores: { min: 1, max: 4 }, memory: { min: "1Gi", max: "32Gi" } }] } });
+    const refs: WeakRef<object>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const cores = i % 2 === 0 ? 2 : 8;
+      const vm = {
+        apiVersion: "virtualization.deckhouse.io/v1alpha2",
+        kind: "VirtualMachine",
+        metadata: { name: `vm-${i}`, namespace: `ns-${i % 5}`, generation: 1 },
+        spec: { virtualMachineClassName: "compute", cpu: { cores, coreFraction: "100%" }, memory: { size: `${cores * 2}Gi` }, blockDeviceRefs: [{ kind: "VirtualDisk", name: `vm-${i}-root` }], runPolicy: "AlwaysOnUnlessStoppedManually", osType: "Generic", bootloader: "BIOS" },
+      };
+      store.upsert(vm);
+      refs.push(new WeakRef(vm));
+    }
+    return refs;
+  };
+  const refs = fill();
+  const synced: (readonly PolicyReport[])[] = [];
+  const audit = new BackgroundAudit({
+    serving: () => ({ set, params: bindParameters(set, {}), context: store }),
+    ready: () => true,
+    leading: () => true,
+    intervalMs: 600_000,
+    evalTimeoutMs: 2000,
+    reports: {
+      async sync(reports) {
+        synced.push(reports);
+        return { created: reports.length, updated: 0, deleted: 0 };
+      },
+      forget: () => undefined,
+    },
+    registry: new Registry(),
+    logger: pino({ level: "silent" }),
+  });
+  const run = await audit.runOnce();
+  assert.equal(run.objects, 201, "the 200 VMs and their class");
+  assert.equal(synced[0]?.reduce((n, r) => n + r.results.length, 0), 100);
+  // The cluster deletes every VM: the caches let go of them; the audit, its reports and gauges must too.
+  store.replaceAll(vmKind, []);
+  await new Promise((r) => setImmediate(r));
+  gc();
+  await new Promise((r) => setImmediate(r));
+  gc();
+  const alive = refs.filter((r) => r.deref() !== undefined).length;
+  assert.equal(alive, 0, `${alive} of 200 judged VMs are still reachable after the audit`);
+  assert.ok(audit, "the audit itself is still alive");
+  await audit.stop();
 });
