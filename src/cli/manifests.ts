@@ -40,8 +40,9 @@ Flags:
                         webhook: RESOURCE=Fail|Ignore, comma-separated or repeated, for
                         RESOURCE in ${webhookResources().join(", ")};
                         or Fail|Ignore alone for all of them. Default: Fail for
-                        virtualmachines and moduleconfigs, Ignore for virtualmachineclasses
-                        (docs/operations.md weighs lock-out against unchecked changes)
+                        virtualmachines and moduleconfigs, Ignore for virtualmachineclasses,
+                        virtualmachinepools and virtualmachineipaddresses (docs/operations.md
+                        weighs lock-out against unchecked changes)
   --policies DIR        policies for the ConfigMap; RBAC grants exactly the kinds and Secrets
                         they look up (default: the shipped policies/)
   --webhook-url URL     have the API server call this https URL instead of the Service (for a

@@ -296,11 +296,11 @@ describe("virtguard manifests", () => {
   test("ValidatingWebhookConfiguration: rules, matchPolicy, sideEffects, versions, timeouts, failurePolicy, caBundle", () => {
     const ws = webhooksOf(objs);
     const byName = new Map(ws.map((w) => [w.name, w]));
-    assert.equal(byName.size, 3, "webhook names must be unique");
+    assert.equal(byName.size, 5, "webhook names must be unique");
     // docs/operations.md's emergency runbook patches the webhooks by index.
     assert.deepEqual(
       ws.map((w) => w.name),
-      ["virtualmachines.virtguard.io", "virtualmachineclasses.virtguard.io", "moduleconfigs.virtguard.io"],
+      ["virtualmachines.virtguard.io", "virtualmachineclasses.virtguard.io", "moduleconfigs.virtguard.io", "virtualmachinepools.virtguard.io", "virtualmachineipaddresses.virtguard.io"],
     );
     for (const w of ws) {
       assert.match(w.name, /^[a-z0-9-]+(\.[a-z0-9-]+){2,}$/, "a webhook name is fully qualified");
@@ -327,6 +327,12 @@ describe("virtguard manifests", () => {
       },
     ]);
     assert.deepEqual(mc.rules, [{ apiGroups: ["deckhouse.io"], apiVersions: ["v1alpha1"], resources: ["moduleconfigs"], operations: ["CREATE", "UPDATE", "DELETE"], scope: "Cluster" }]);
+    // Every kind a shipped policy judges reaches virtguard: pools and addresses too.
+    for (const resource of ["virtualmachinepools", "virtualmachineipaddresses"]) {
+      assert.deepEqual(byName.get(`${resource}.virtguard.io`)?.rules, [
+        { apiGroups: ["virtualization.deckhouse.io"], apiVersions: ["v1alpha2"], resources: [resource], operations: ["CREATE", "UPDATE"], scope: "Namespaced" },
+      ]);
+    }
     // The documented choices (docs/operations.md).
     assert.equal(vm.failurePolicy, "Fail");
     assert.equal(vmclass.failurePolicy, "Ignore");
@@ -506,19 +512,22 @@ describe("virtguard manifests", () => {
       assert.equal(r.code, 0, r.stderr);
       return Object.fromEntries(webhooksOf(parseManifests(r.stdout) as Obj[]).map((w) => [w.name, w.failurePolicy]));
     };
-    const defaults = { "virtualmachines.virtguard.io": "Fail", "virtualmachineclasses.virtguard.io": "Ignore", "moduleconfigs.virtguard.io": "Fail" };
+    const defaults = {
+      "virtualmachines.virtguard.io": "Fail",
+      "virtualmachineclasses.virtguard.io": "Ignore",
+      "moduleconfigs.virtguard.io": "Fail",
+      "virtualmachinepools.virtguard.io": "Ignore",
+      "virtualmachineipaddresses.virtguard.io": "Ignore",
+    };
     assert.deepEqual(policies([]), defaults);
     assert.deepEqual(policies(["--failure-policy", "virtualmachines=Ignore"]), { ...defaults, "virtualmachines.virtguard.io": "Ignore" });
     assert.deepEqual(policies(["--failure-policy", "virtualmachines=ignore,virtualmachineclasses=Fail", "--failure-policy", "moduleconfigs=Ignore"]), {
+      ...defaults,
       "virtualmachines.virtguard.io": "Ignore",
       "virtualmachineclasses.virtguard.io": "Fail",
       "moduleconfigs.virtguard.io": "Ignore",
     });
-    assert.deepEqual(policies(["--failure-policy", "Ignore"]), {
-      "virtualmachines.virtguard.io": "Ignore",
-      "virtualmachineclasses.virtguard.io": "Ignore",
-      "moduleconfigs.virtguard.io": "Ignore",
-    });
+    assert.deepEqual(policies(["--failure-policy", "Ignore"]), Object.fromEntries(Object.keys(defaults).map((k) => [k, "Ignore"])));
   });
 
   test("the default image is the public registry path of this version; --image replaces it", () => {
@@ -560,7 +569,7 @@ describe("virtguard manifests", () => {
     [["--skip-webhook", "--webhook-only"], /exclude each other/],
     [["--image", "bad image"], /is not an image reference/],
     [["--failure-policy", "virtualmachines=Maybe"], /--failure-policy virtualmachines=Maybe: "Maybe" is not Fail or Ignore/],
-    [["--failure-policy", "vms=Ignore"], /failure policy for "vms": no webhook covers it \(known: virtualmachines, virtualmachineclasses, moduleconfigs\)/],
+    [["--failure-policy", "vms=Ignore"], /failure policy for "vms": no webhook covers it \(known: virtualmachines, virtualmachineclasses, moduleconfigs, virtualmachinepools, virtualmachineipaddresses\)/],
   ] as const) {
     test(`bad input ${args.join(" ")}: one line on stderr, exit 2`, () => {
       const r = virtguard(["manifests", ...args]);

@@ -299,6 +299,43 @@ if (bins) {
       assert.match(r.stdout, /moduleconfig\.deckhouse\.io\/virtualization configured/);
     });
 
+    test("the pool and address webhooks: a VirtualMachinePool whose template has 300 cores and a static address outside virtualMachineCIDRs are denied", async () => {
+      const pool = JSON.stringify({
+        apiVersion: "virtualization.deckhouse.io/v1alpha2",
+        kind: "VirtualMachinePool",
+        metadata: { name: "runners", namespace: "vms" },
+        spec: {
+          replicas: 2,
+          scaleDownPolicy: "NewestFirst",
+          virtualMachineTemplate: { spec: { ...JSON.parse(vm("x", 300)).spec, liveMigrationPolicy: "PreferSafe", blockDeviceRefs: [{ kind: "VirtualDisk", name: "root" }] } },
+          virtualDiskTemplates: [{ name: "root", spec: { persistentVolumeClaim: { size: "10Gi" } } }],
+        },
+      });
+      const p = await admin(["apply", "-f", "-"], pool);
+      assert.notEqual(p.code, 0);
+      assert.match(p.stderr, /admission webhook "virtualmachinepools\.virtguard\.io" denied the request: [\s\S]*\[vm-resource-limits\] spec\.virtualMachineTemplate\.spec\.cpu\.cores is 300;/);
+
+      await mustAdmin(["apply", "-f", "-"], moduleConfig(["10.66.0.0/16"]));
+      const address = JSON.stringify({
+        apiVersion: "virtualization.deckhouse.io/v1alpha2",
+        kind: "VirtualMachineIPAddress",
+        metadata: { name: "outside", namespace: "vms" },
+        spec: { type: "Static", staticIP: "10.99.0.5" },
+      });
+      let r: KubectlResult | undefined;
+      // The ModuleConfig reaches virtguard's cache through its watch: judge until it has.
+      for (let i = 0; i < 50; i++) {
+        r = await admin(["apply", "-f", "-"], address, i === 0);
+        if (r.code !== 0) break;
+        await admin(["delete", "virtualmachineipaddress", "outside", "-n", "vms"], undefined, false);
+        await sleep(100);
+      }
+      assert.ok(r);
+      show("kubectl apply -f - (VirtualMachineIPAddress 10.99.0.5, virtualMachineCIDRs 10.66.0.0/16)", r);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /admission webhook "virtualmachineipaddresses\.virtguard\.io" denied the request: [\s\S]*spec\.staticIP is 10\.99\.0\.5, which is outside the usable addresses of virtualMachineCIDRs \(10\.66\.0\.0\/16/);
+    });
+
     test("live cache: a class's new sizing policy judges the next VM, with no restart", async () => {
       await mustAdmin(["apply", "-f", "-"], vmClass("team-a", 8));
       let r = await tenant(["apply", "-f", "-"], vm("team-a-1", 6, { className: "team-a" }));
