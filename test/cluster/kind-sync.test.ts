@@ -230,6 +230,21 @@ describe("KindSync: failures and backoff", () => {
     assert.match(h.logs.find((l) => l.level === "warn")?.message ?? "", /is its CustomResourceDefinition installed\?/);
   });
 
+  test("a kind proved missing stays ready when a re-check cannot reach the API server: stale, not unready", () => {
+    const h = harness();
+    h.send({ type: "start" });
+    h.send({ type: "listFailed", attempt: 1, status: 404, message: "not found" });
+    assert.equal(h.sync.phase, "missing");
+    h.advance(500);
+    assert.deepEqual(h.send({ type: "timer", attempt: 2 }), [{ type: "cancel", attempt: 2 }, { type: "list", attempt: 3, resourceVersion: "0" }]);
+    h.send({ type: "listFailed", attempt: 3, status: 0, message: "connect ECONNREFUSED" });
+    assert.equal(h.sync.phase, "retrying");
+    assert.equal(h.sync.synced, true, "readiness is about the first answer only");
+    h.advance(300);
+    assert.equal(h.sync.staleMs(), 300);
+    assert.equal(h.store.list(h.kind).length, 0);
+  });
+
   test("stop cancels the attempt; timers and results that arrive afterwards do nothing", () => {
     const h = harness();
     h.send({ type: "start" });

@@ -97,6 +97,12 @@ export class KindSync {
   phase: KindPhase = "starting";
   /** Completed lists (the first makes the kind ready). */
   lists = 0;
+  /**
+   * The API server once answered that it does not serve the kind (404): that answer, like a first
+   * list, makes the kind ready for good. A later re-check that cannot reach the API server makes
+   * the kind stale, not unready, the same as a failed watch of a listed kind.
+   */
+  private provenMissing = false;
   /** Failed lists and watches. */
   errors = 0;
   /**
@@ -146,7 +152,7 @@ export class KindSync {
 
   /** True once a list completed (or the kind proved missing): lookups can be answered. */
   get synced(): boolean {
-    return this.lists > 0 || this.phase === "missing";
+    return this.lists > 0 || this.provenMissing;
   }
 
   /** ms since the cache was last known to be current: 0 while watching (or missing), else since the failure. */
@@ -312,6 +318,7 @@ export class KindSync {
       // are no such objects, which is the truth lookups get.
       this.sink.replaceAll(this.kind, []);
       const first = this.phase !== "missing";
+      this.provenMissing = true;
       this.lastError = `the API server does not serve ${this.description} (404: is its CustomResourceDefinition installed?)`;
       this.setPhase("missing");
       if (first) this.log("warn", `${this.lastError}; policies see no ${this.target.kind} objects; re-checking with backoff`, true);
