@@ -23,6 +23,8 @@ const SOURCES: Record<string, string> = {
   "block_device_refs_validator_test.go": "images/virtualization-artifact/pkg/controller/vm/internal/validators/",
   "block_device_refs_validator.go": "images/virtualization-artifact/pkg/controller/vm/internal/validators/",
   "legacy_os_validator_test.go": "images/virtualization-artifact/pkg/controller/vm/internal/validators/",
+  "affinity_validator_test.go": "images/virtualization-artifact/pkg/controller/vm/internal/validators/",
+  "affinity_validator.go": "images/virtualization-artifact/pkg/controller/vm/internal/validators/",
   "first_block_device_validator_test.go": "images/virtualization-artifact/pkg/controller/vm/internal/validators/",
   "first_block_device_validator.go": "images/virtualization-artifact/pkg/controller/vm/internal/validators/",
   "usb_devices_validator_test.go": "images/virtualization-artifact/pkg/controller/vm/internal/validators/",
