@@ -19,7 +19,7 @@ export const SERVE_FLAGS = {
     default: DEFAULT_DEV_CA_FILE,
   },
   policies: { value: "DIR", help: "policy directory, watched", defaultText: "the shipped policies" },
-  context: { value: "FILE", help: "cluster objects policies look up; repeatable", repeat: { separator: "," } },
+  context: { value: "FILE", help: "cluster objects policies look up, besides those the platform creates (policies/platform/objects); repeatable", repeat: { separator: "," } },
   param: { value: "NAME=VALUE", help: "policy parameter (JSON or string); repeatable", repeat: { separator: "\n" } },
   kubeconfig: { value: "FILE", help: "look cluster objects up live from this cluster (informers on every kind the policies look up) instead of --context" },
   cluster: {

@@ -9,6 +9,7 @@ import type { RunningServer, TlsSource } from "../admission/server.js";
 import { DEFAULT_DEV_CA_FILE } from "../admission/tls.js";
 import { isObject, parseParameterFlag, type JsonObject, type JsonValue, type KindKey } from "../engine/index.js";
 import { runningInPod } from "../cluster/live/in-pod.js";
+import { loadPlatform } from "../policy-files/platform.js";
 import { SHIPPED_POLICIES } from "../policy-files/policy-dir.js";
 import { UsageError, type Command } from "./command.js";
 import { durationFlag } from "./duration.js";
@@ -223,8 +224,17 @@ async function contextProvider(config: ServeConfig, logger: Logger): Promise<Con
     }
     return new LiveContextProvider({ kc: loaded.kc, description: loaded.description, logger, staleness: config.staleCache, overrides: config.overrides });
   }
+  // Without a cluster the files stand in for it, so what the platform creates at install
+  // (<policies>/platform/objects, DVP's generic class) exists there too, as in review and check;
+  // a --context file's object of the same name replaces it.
+  let platformObjects: string[];
   try {
-    return fileContextProvider(config.context);
+    platformObjects = loadPlatform(config.policies).objectFiles;
+  } catch (err) {
+    throw new UsageError(`--policies: ${(err as Error).message}`);
+  }
+  try {
+    return fileContextProvider([...platformObjects, ...config.context]);
   } catch (err) {
     throw new UsageError(`--context: ${(err as Error).message}`);
   }
