@@ -11,7 +11,7 @@ import { parseCommandArgs, UsageError, type Command } from "./command.js";
 import { dryRunFlags, prepareDryRun } from "./dry-run.js";
 import { parseEvalTimeout } from "./duration.js";
 
-const usage = `Usage: virtguard review [--policies DIR] [--context FILE]... [--param NAME=VALUE]... REVIEW|-
+const usage = `Usage: virtguard review [--policies DIR] [--context FILE]... [--param NAME=VALUE]... [--crds DIR] REVIEW|-
 
 Evaluates one admission.k8s.io/v1 AdmissionReview (JSON or YAML, from a file or '-' for stdin)
 against the policies and prints the AdmissionReview response as JSON on stdout, exactly as the

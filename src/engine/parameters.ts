@@ -76,7 +76,7 @@ export function bindParameters(set: PolicySet, given: Readonly<Record<string, Js
       const validate = validatorFor(decl.schema);
       if (!validate(value)) {
         const err = validate.errors?.[0];
-        throw new ParameterError(`parameter "${name}" = ${JSON.stringify(value)}: ${err?.instancePath ?? ""} ${err?.message ?? "is invalid"} (${decl.description})`);
+        throw new ParameterError(`parameter "${name}" = ${JSON.stringify(value)}: ${err?.instancePath ? `${err.instancePath} ` : ""}${err?.message ?? "is invalid"} (${decl.description})`);
       }
     }
     values[name] = value;
