@@ -154,8 +154,8 @@ class ValidateEndpoint {
     const kind = metrics.kind(request.kind.kind);
     const operation = request.operation;
     const { verdict, decision } = outcome;
-    metrics.evaluationDuration.observe({ kind, operation }, outcome.evalSeconds);
-    metrics.requestDuration.observe({ decision, kind, operation }, (performance.now() - start) / 1000);
+    metrics.evaluationDuration.observeValues([kind, operation], outcome.evalSeconds);
+    metrics.requestDuration.observeValues([decision, kind, operation], (performance.now() - start) / 1000);
     if (verdict === undefined || verdict.matched.length === 0) {
       metrics.countDecision(decision, kind, operation, "");
       return;
