@@ -21,12 +21,14 @@ const DECISIONS: readonly Decision[] = ["allowed", "denied", "warned", "error"];
  * are bounded by the caller (kinds and policies capped, four operations), and so are the maps.
  */
 export class DecisionTally {
-  private readonly byKindOperation = new Map<string, Map<string, Cell>>();
+  /** kind → operation → policy → cell: no key is built per call. */
+  private readonly byKind = new Map<string, Map<string, Map<string, Cell>>>();
 
   add(kind: string, operation: string, policy: string, decision: Decision): void {
-    const key = `${kind} ${operation}`;
-    let byPolicy = this.byKindOperation.get(key);
-    if (!byPolicy) this.byKindOperation.set(key, (byPolicy = new Map()));
+    let byOperation = this.byKind.get(kind);
+    if (!byOperation) this.byKind.set(kind, (byOperation = new Map()));
+    let byPolicy = byOperation.get(operation);
+    if (!byPolicy) byOperation.set(operation, (byPolicy = new Map()));
     let cell = byPolicy.get(policy);
     if (!cell) byPolicy.set(policy, (cell = { kind, operation, policy, counts: { allowed: 0, denied: 0, warned: 0, error: 0 } }));
     cell.counts[decision]++;
@@ -34,13 +36,15 @@ export class DecisionTally {
 
   /** Moves what was counted since the last read into the counter. */
   flushInto(counter: Counter<DecisionLabels>): void {
-    for (const byPolicy of this.byKindOperation.values()) {
-      for (const cell of byPolicy.values()) {
-        for (const decision of DECISIONS) {
-          const n = cell.counts[decision];
-          if (n === 0) continue;
-          counter.inc({ decision, kind: cell.kind, operation: cell.operation, policy: cell.policy }, n);
-          cell.counts[decision] = 0;
+    for (const byOperation of this.byKind.values()) {
+      for (const byPolicy of byOperation.values()) {
+        for (const cell of byPolicy.values()) {
+          for (const decision of DECISIONS) {
+            const n = cell.counts[decision];
+            if (n === 0) continue;
+            counter.inc({ decision, kind: cell.kind, operation: cell.operation, policy: cell.policy }, n);
+            cell.counts[decision] = 0;
+          }
         }
       }
     }

@@ -24,20 +24,35 @@ export interface EvaluateOptions {
 /** Marks the uid of a request for an embedded object. */
 const EMBEDDED = "/embedded";
 
-const matchCache = new WeakMap<PolicySet, Map<string, readonly CompiledPolicy[]>>();
+/** Which policies a kind of request matches, remembered per set: by resource, then by the rest of the signature. */
+interface MatchEntry {
+  readonly group: string;
+  readonly version: string;
+  readonly subResource: string;
+  readonly operation: string;
+  readonly policies: readonly CompiledPolicy[];
+}
 
-/** The policies whose resource rules cover this kind of request, memoised per set. */
+const matchCache = new WeakMap<PolicySet, Map<string, MatchEntry[]>>();
+
+/** The policies whose resource rules cover this kind of request, memoised per set (no key string is built per request). */
 export function matchingPolicies(set: PolicySet, request: AdmissionRequest): readonly CompiledPolicy[] {
-  let bySignature = matchCache.get(set);
-  if (!bySignature) matchCache.set(set, (bySignature = new Map()));
+  let byResource = matchCache.get(set);
+  if (!byResource) matchCache.set(set, (byResource = new Map()));
   const r = request.resource;
-  const signature = `${r.group}|${r.version}|${r.resource}|${request.subResource ?? ""}|${request.operation}`;
-  let policies = bySignature.get(signature);
-  if (!policies) {
-    policies = set.policies.filter((p) => rulesMatch(p, request));
-    if (bySignature.size > 1024) bySignature.clear();
-    bySignature.set(signature, policies);
+  const subResource = request.subResource ?? "";
+  let entries = byResource.get(r.resource);
+  if (!entries) {
+    // Bounded: anyone who can reach the server chooses the resources and versions it names.
+    if (byResource.size >= 1024) byResource.clear();
+    byResource.set(r.resource, (entries = []));
   }
+  for (const e of entries) {
+    if (e.group === r.group && e.version === r.version && e.subResource === subResource && e.operation === request.operation) return e.policies;
+  }
+  const policies = set.policies.filter((p) => rulesMatch(p, request));
+  if (entries.length >= 64) entries.length = 0;
+  entries.push({ group: r.group, version: r.version, subResource, operation: request.operation, policies });
   return policies;
 }
 
