@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { CheckReport } from "../check/report.js";
-import { UsageError, type Command } from "./command.js";
+import { flagError, UsageError, type Command } from "./command.js";
 import { writeReport } from "./report-output.js";
 import { parseEvalTimeout } from "./duration.js";
 
@@ -81,7 +81,7 @@ export const command: Command = {
         },
       });
     } catch (err) {
-      throw new UsageError(`${(err as Error).message}; see 'virtguard audit --help'`);
+      throw flagError("audit", err);
     }
     const v = parsed.values;
     const format = v.output as Format;

@@ -26,6 +26,15 @@ export function parseCommandArgs<T extends ParseArgsConfig>(command: string, con
   try {
     return parseArgs(config);
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}; see 'virtguard ${command} --help'`);
+    throw flagError(command, err);
   }
+}
+
+/**
+ * parseArgs' complaint as a UsageError pointing at the command's --help. Its advice on positionals
+ * that start with '-' is dropped: it ends in an unbalanced quote and no virtguard argument needs it.
+ */
+export function flagError(command: string, err: unknown): UsageError {
+  const message = (err as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, "");
+  return new UsageError(`${message}; see 'virtguard ${command} --help'`);
 }
