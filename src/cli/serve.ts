@@ -20,10 +20,13 @@ const usage = `Usage: virtguard serve [flags]
 
 Runs the validating admission webhook: POST /validate over HTTPS (AdmissionReview v1, every kind on
 one path), GET /healthz and GET /readyz; GET /metrics (and the probes again) over plain HTTP on
---metrics-port. Policies and certificate files are reloaded
-when they change on disk. SIGTERM fails /readyz, waits --shutdown-delay, stops accepting connections,
-finishes the requests in flight and exits 0 within --shutdown-grace-period; SIGINT (Ctrl-C) skips
-the delay.
+--metrics-port. Policies and certificate files are reloaded when they change on disk. SIGTERM fails
+/readyz, waits --shutdown-delay, stops accepting connections, finishes the requests in flight and
+exits 0 within --shutdown-grace-period; SIGINT (Ctrl-C) skips the delay.
+
+Cluster objects the policies look up come from a live cluster (--kubeconfig, or the pod's
+ServiceAccount) or, without one, from --context files and the objects the platform creates at
+install (policies/platform/objects).
 
 Every flag has an environment variable; a flag given on the command line wins.
 
