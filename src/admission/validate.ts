@@ -73,7 +73,7 @@ class ValidateEndpoint {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
-    const length = req.headers["content-length"];
+    const length = contentLength(req);
     if (length !== undefined && Number(length) > this.maxBody) return this.tooLarge(req, res, `${length} bytes (Content-Length)`, Number(length));
     const { metrics } = this.opts;
     metrics.requestsInFlight++;
@@ -227,6 +227,19 @@ function readBody(req: IncomingMessage, max: number, on: { body(body: Buffer): v
     if (!refused) on.body(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
   });
   req.on("error", (err) => on.error(err));
+}
+
+/**
+ * The Content-Length header as sent, read from the raw header list: `req.headers` is built on first
+ * access (an object and a lowercased copy of every header), and /validate needs this one only.
+ */
+function contentLength(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 14 && name.toLowerCase() === "content-length") return raw[i + 1];
+  }
+  return undefined;
 }
 
 function uidOf(body: unknown): string | undefined {
