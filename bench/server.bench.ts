@@ -15,6 +15,7 @@
  *
  * Flags: --duration S (each max-throughput run), --rounds N, --warmup S, --rate N (paced run,
  * default 2000 req/s), --rate-duration S, --soak S (0 skips), --connections N (default 16), --cpu-prof.
+ * BENCH_SERVE_NODE_OPTIONS sets serve's NODE_OPTIONS (e.g. the Deployment's).
  */
 import autocannon from "autocannon";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -415,10 +416,13 @@ async function main(): Promise<void> {
     "--metrics-port=0",
     ...extra,
   ];
+  // The Deployment runs serve with NODE_OPTIONS (manifests/deployment.yaml); set the same here to measure with them.
+  const serveEnv = process.env.BENCH_SERVE_NODE_OPTIONS !== undefined ? { NODE_OPTIONS: process.env.BENCH_SERVE_NODE_OPTIONS } : {};
+  if (serveEnv.NODE_OPTIONS !== undefined) log(`serve's NODE_OPTIONS: ${serveEnv.NODE_OPTIONS}`);
   const full = [...PARAMS.map((p) => `--param=${p}`), ...CONTEXT.map((c) => `--context=${join(FIXTURES, c)}`)];
 
   // (b0) the same server with a policy set that matches none of the mix: the server's own cost.
-  const bare0 = await startProcess(serveArgs([`--dev-ca-file=${join(work, "ca0.crt")}`, `--policies=${triviallyMatchingNothing(work)}`]));
+  const bare0 = await startProcess(serveArgs([`--dev-ca-file=${join(work, "ca0.crt")}`, `--policies=${triviallyMatchingNothing(work)}`]), serveEnv);
   await load("warm-up", bare0, requests, { duration: f.warmup, connections: f.connections });
   const b0 = await load("(b0) virtguard serve, no policy matching", bare0, requests, { duration: f.duration, connections: f.connections });
   rows.push(b0);
@@ -427,7 +431,7 @@ async function main(): Promise<void> {
   // (a) and (b) both up, loaded in turn: each round's ratio compares runs seconds apart, so the
   // machine's other load weighs on both alike; the median of the rounds is the figure.
   const bare = await startProcess([SELF, "--bare-server"]);
-  const serve = await startProcess(serveArgs([`--dev-ca-file=${join(work, "ca.crt")}`, ...full]));
+  const serve = await startProcess(serveArgs([`--dev-ca-file=${join(work, "ca.crt")}`, ...full]), serveEnv);
   for (const line of await checkVerdicts(serve.port, requests)) log(`  ${line}`);
   await load("warm-up", bare, requests, { duration: f.warmup, connections: f.connections });
   await load("warm-up", serve, requests, { duration: f.warmup, connections: f.connections });
