@@ -1,4 +1,4 @@
-import { bindFlags, loadContext, loadSchemas, noteSkipped } from "../check/run.js";
+import { bindFlags, count, fmt, loadContext, loadSchemas, noteSkipped } from "../check/run.js";
 import { readInputFiles, throwIfAny } from "../check/inputs.js";
 import { startParse } from "../check/parse-parallel.js";
 import { summarize, type CheckReport } from "../check/report.js";
@@ -19,10 +19,6 @@ export interface AuditOptions {
   stdinName?: string;
   readStdin?: () => string;
   log?: (line: string) => void;
-}
-
-function fmt(n: number): string {
-  return n.toLocaleString("en-US");
 }
 
 /** Progress lines for long runs: every 5,000 objects, with the count denied so far. */
@@ -58,7 +54,7 @@ export async function runAudit(opts: AuditOptions): Promise<CheckReport> {
   throwIfAny(result?.errors ?? []);
   noteSkipped(result?.skipped ?? [], log);
   const parsed = result?.objects ?? [];
-  log(`read ${fmt(parsed.length)} objects from ${fmt(files.length)} files; ${fmt(set.policies.length)} policies from ${opts.policies}`);
+  log(`read ${count(parsed.length, "object")} from ${count(files.length, "file")}; ${count(set.policies.length, "policy", "policies")} from ${opts.policies}`);
   const crds = loadSchemas({ paths: [], policies: opts.policies, crds: opts.crds }, parsed.map((p) => p.object), log);
   const existing: Existing[] = parsed;
   const objects = judgeExisting(existing, { set, params, evalTimeoutMs: opts.evalTimeoutMs, store, resources: crds?.resources, schemas: crds?.schemas, progress: progressLog(log) });

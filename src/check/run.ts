@@ -57,8 +57,13 @@ export interface CheckOptions {
 }
 
 /** 12,345: by hand, because the first toLocaleString call loads ICU's number formatting (tens of ms at start-up). */
-function fmt(n: number): string {
+export function fmt(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/** "1 file", "12,345 files": progress lines read as sentences. */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${fmt(n)} ${n === 1 ? one : many}`;
 }
 
 /**
@@ -91,7 +96,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckReport> {
   noteSkipped([...(currentParse?.skipped ?? []), ...(previousParse?.skipped ?? [])], log);
   const current = currentParse?.objects ?? [];
   const previous = previousParse?.objects;
-  log(`read ${fmt(current.length)} objects from ${fmt(files.length)} files${previous ? `, ${fmt(previous.length)} previous objects from ${fmt(previousFiles.length)} files` : ""}`);
+  log(`read ${count(current.length, "object")} from ${count(files.length, "file")}${previous ? `, ${count(previous.length, "previous object")} from ${count(previousFiles.length, "file")}` : ""}`);
   const all = [...current, ...(previous ?? [])].map((p) => p.object);
   // Schemas compiled from the scan serve unless it missed a type (then compile exactly what is there).
   if (!scan || (crds && !covers(scan, all))) crds = profile.phase("crds", () => loadSchemas(opts, all, log));
@@ -156,7 +161,7 @@ function prepare(opts: CheckOptions, scanned: InputFile[] | undefined, profile: 
   const params = bindFlags(set, opts.params ?? []);
   const platform = loadPlatform(opts.policies);
   const store = profile.phase("context", () => loadContext(opts, set, platform, log));
-  log(`${fmt(set.policies.length)} policies from ${opts.policies}`);
+  log(`${count(set.policies.length, "policy", "policies")} from ${opts.policies}`);
   const crds = scan ? profile.phase("crds", () => loadSchemas(opts, scannedObjects(scan), log)) : undefined;
   return { set, params, store, scan, crds, platform };
 }
@@ -210,7 +215,7 @@ export function noteSkipped(skipped: readonly SkippedDocument[], log: (line: str
   if (skipped.length === 0) return;
   const shown = skipped.slice(0, 20).map((s) => `${s.file}:${s.line} (${s.reason})`);
   const more = skipped.length > shown.length ? `, and ${fmt(skipped.length - shown.length)} more` : "";
-  log(`note: skipped ${fmt(skipped.length)} document${skipped.length === 1 ? "" : "s"} that are not Kubernetes objects: ${shown.join(", ")}${more}`);
+  log(`note: skipped ${count(skipped.length, "document")} that are not Kubernetes objects: ${shown.join(", ")}${more}`);
 }
 
 export function bindFlags(set: PolicySet, flags: readonly string[], facts: ClusterFacts = {}): BoundParameters {

@@ -213,3 +213,10 @@ test("stdout is never polluted: progress, notes and profile timings go to stderr
   const quiet = await runCli([...BASE_ARGS, "-q", "-o", "json", REPO_REL]);
   assert.equal(quiet.stderr, "");
 });
+
+test("progress on stderr reads as sentences in the singular too: 1 policy, 1 object, 1 file", async () => {
+  const { code, stderr } = await runCli(["check", "--policies", join(REPO_ROOT, "bench", "peers", "rules", "virtguard"), join(REPO_ROOT, "examples", "vm-web.yaml")]);
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /^virtguard check: 1 policy from /m);
+  assert.match(stderr, /^virtguard check: read 1 object from 1 file$/m);
+});
