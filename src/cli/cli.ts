@@ -28,12 +28,14 @@ function topHelp(): string {
     "Commands:",
     ...lines,
     "",
-    "Run 'virtguard <command> --help' for a command's flags and examples.",
+    "Run 'virtguard <command> --help' (or 'virtguard help <command>') for a command's flags and examples.",
   ].join("\n");
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // `virtguard help check` is `virtguard check --help`, as git and kubectl read it.
+  if (name === "help" && rest[0] !== undefined) return main([rest[0], "--help"]);
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(topHelp() + "\n");
     return name === undefined ? 2 : 0;
