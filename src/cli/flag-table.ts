@@ -40,6 +40,8 @@ function wrap(text: string, width: number): string[] {
 /** The "Flags:" block of a --help text: flag and value, what it does and its default, its environment variable. */
 export function renderFlagHelp(table: FlagTable): string {
   const out: string[] = [];
+  // Wide enough for the longest flag, so that every help text and environment variable lines up.
+  const column = Math.max(FLAG_COLUMN, ...Object.entries(table).map(([name, spec]) => `  --${name} ${spec.value}`.length + 1));
   for (const [name, spec] of Object.entries(table)) {
     const shown = spec.defaultText ?? spec.default;
     const help = wrap(`${spec.help}${shown === undefined ? "" : ` (default ${shown})`}`, HELP_COLUMN);
@@ -47,7 +49,7 @@ export function renderFlagHelp(table: FlagTable): string {
     const flag = `  --${name} ${spec.value}`;
     help.forEach((line, i) => {
       const left = i === 0 ? flag : "";
-      out.push(`${left.padEnd(i === 0 ? Math.max(FLAG_COLUMN, left.length + 1) : FLAG_COLUMN)}${i === 0 ? line.padEnd(HELP_COLUMN) + " " + env : line}`.trimEnd());
+      out.push(`${left.padEnd(column)}${i === 0 ? line.padEnd(HELP_COLUMN) + " " + env : line}`.trimEnd());
     });
   }
   return out.join("\n");
