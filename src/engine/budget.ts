@@ -52,7 +52,8 @@ export class EvaluationBudget {
 
   /** Reads the clock now (between policies, before a lookup). */
   checkDeadline(): void {
-    if (performance.now() > this.deadline) throw new BudgetExceededError("deadline", this.spent, this.timeoutMs);
+    // No deadline (the CLI's runs, UNLIMITED): no clock to read, at every policy and lookup.
+    if (this.deadline !== Infinity && performance.now() > this.deadline) throw new BudgetExceededError("deadline", this.spent, this.timeoutMs);
   }
 
   get used(): number {

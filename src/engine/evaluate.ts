@@ -163,6 +163,19 @@ function namespaceMatches(policy: CompiledPolicy, request: AdmissionRequest, con
   return selectorMatches(policy.namespaceSelector, labelsOf(context.get("/Namespace", request.namespace)));
 }
 
+const watchedByAssumed = new WeakMap<ReadonlySet<string>, WeakMap<CompiledPolicy, ReadonlySet<string> | undefined>>();
+
+/** The defaulted parameters a policy may read (statically), or undefined for none; per set of defaults. */
+function watchedParameters(policy: CompiledPolicy, assumed: ReadonlySet<string>): ReadonlySet<string> | undefined {
+  let byPolicy = watchedByAssumed.get(assumed);
+  if (!byPolicy) watchedByAssumed.set(assumed, (byPolicy = new WeakMap()));
+  if (!byPolicy.has(policy)) {
+    const watched = [...parametersReadByPolicy(policy)].filter((p) => assumed.has(p));
+    byPolicy.set(policy, watched.length > 0 ? new Set(watched) : undefined);
+  }
+  return byPolicy.get(policy);
+}
+
 /** Stops a policy's evaluation once a lookup's onMissing has decided it. */
 class PolicyStopped extends Error {}
 
@@ -180,7 +193,8 @@ function variablesOf(policy: CompiledPolicy): ReadonlyMap<string, CompiledVariab
  * error where it is used.
  */
 class LazyVariables implements VariableScope {
-  private readonly values = new Map<string, Value | CelFault>();
+  /** Made on first use: most policies a request reaches stop at a matchCondition. */
+  private values: Map<string, Value | CelFault> | undefined;
 
   constructor(
     private readonly declared: ReadonlyMap<string, CompiledVariable>,
@@ -188,7 +202,7 @@ class LazyVariables implements VariableScope {
   ) {}
 
   get(name: string): Value {
-    let v = this.values.get(name);
+    let v = this.values?.get(name);
     if (v === undefined) {
       const variable = this.declared.get(name);
       if (!variable) throw new CelFault(`field not found: ${name}`);
@@ -198,7 +212,7 @@ class LazyVariables implements VariableScope {
         if (err instanceof PolicyStopped || err instanceof BudgetExceededError) throw err;
         v = new CelFault(err instanceof Error || err instanceof CelFault ? err.message : String(err));
       }
-      this.values.set(name, v);
+      (this.values ??= new Map()).set(name, v);
     }
     if (v instanceof CelFault) throw v;
     return v;
@@ -206,7 +220,7 @@ class LazyVariables implements VariableScope {
 
   /** Settles a variable's value from outside (a missing lookup reads as null afterwards). */
   set(name: string, value: Value): void {
-    this.values.set(name, value);
+    (this.values ??= new Map()).set(name, value);
   }
 
   all(): Value {
@@ -220,8 +234,8 @@ class PolicyRun {
   private readonly variables: LazyVariables;
   private readonly bindings: Bindings;
 
-  /** The defaulted ("assumed") parameters this run has read so far. */
-  private readonly assumedRead = new Set<string>();
+  /** The defaulted ("assumed") parameters this run has read so far (none watched: none). */
+  private readonly assumedRead: Set<string> | undefined;
 
   constructor(
     private readonly policy: CompiledPolicy,
@@ -235,8 +249,9 @@ class PolicyRun {
   ) {
     this.variables = new LazyVariables(variablesOf(policy), (v) => this.resolve(v));
     // Only a policy that may read a defaulted parameter gets the recording view (a Proxy costs).
-    const watched = assumed && assumed.size > 0 ? [...parametersReadByPolicy(policy)].filter((p) => assumed.has(p)) : [];
-    const params = watched.length > 0 ? readsRecorded(base.params, new Set(watched), this.assumedRead) : base.params;
+    const watched = assumed && assumed.size > 0 ? watchedParameters(policy, assumed) : undefined;
+    if (watched) this.assumedRead = new Set();
+    const params = watched && this.assumedRead ? readsRecorded(base.params, watched, this.assumedRead) : base.params;
     this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params, variables: this.variables };
   }
 
@@ -323,7 +338,7 @@ class PolicyRun {
    */
   private assumptions(v: CompiledValidation): string[] {
     const assumed = this.assumed;
-    return assumed && assumed.size > 0 ? parametersRead(this.policy, v).filter((p) => assumed.has(p) && this.assumedRead.has(p)) : [];
+    return assumed && assumed.size > 0 ? parametersRead(this.policy, v).filter((p) => assumed.has(p) && this.assumedRead?.has(p) === true) : [];
   }
 
   private report(action: Finding["action"], message: string, reason?: string, assumes: string[] = []): void {

@@ -18,6 +18,10 @@ export function eq(a: Value, b: Value): boolean {
   if (a === b) return true;
   const ta = typeof a;
   if (ta === "string" || ta === "boolean" || a === null) return false;
+  // `x == null` and comparisons with a string or bool literal: nothing else equals them, and only
+  // the interpreter's own values need asking.
+  const tb = typeof b;
+  if ((b === null || tb === "string" || tb === "boolean") && !(a instanceof Foreign)) return false;
   return eqSlow(a, b);
 }
 
