@@ -21,6 +21,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { moduleConfigYaml, vmClassYaml } from "../test/support/manifests.js";
 import { CLI, REPO_ROOT } from "../test/support/paths.js";
 
 const VMS = 10_000;
@@ -43,26 +44,6 @@ function violates(cores: number): boolean {
   if (cores > 248) return true;
   if (cores <= 16) return false;
   return cores % (cores <= 32 ? 2 : cores <= 64 ? 4 : 8) !== 0;
-}
-
-function classYaml(name: string, maxCores: number): string {
-  return `apiVersion: virtualization.deckhouse.io/v1alpha3
-kind: VirtualMachineClass
-metadata:
-  name: ${name}
-spec:
-  cpu:
-    type: Host
-  sizingPolicies:
-    - cores:
-        min: 1
-        max: ${maxCores}
-      memory:
-        perCore:
-          min: 512Mi
-          max: 16Gi
-      coreFractions: ["10%", "20%", "50%", "100%"]
-`;
 }
 
 function vmYaml(i: number): string {
@@ -109,24 +90,8 @@ function generate(dir: string): { repo: string; one: string; expected: Set<strin
     }
     writeFileSync(join(repo, "vms", `${String(f).padStart(3, "0")}.yaml`), docs.join("---\n"));
   }
-  writeFileSync(join(repo, "classes.yaml"), CLASSES.map((c, i) => classYaml(c, [64, 128, 248, 248][i] as number)).join("---\n"));
-  writeFileSync(
-    join(repo, "moduleconfig.yaml"),
-    `apiVersion: deckhouse.io/v1alpha1
-kind: ModuleConfig
-metadata:
-  name: virtualization
-spec:
-  enabled: true
-  version: 1
-  settings:
-    virtualMachineCIDRs: [10.66.0.0/16]
-    dvcr:
-      storage:
-        type: PersistentVolumeClaim
-        persistentVolumeClaim: {size: 50G, storageClassName: linstor-thin-r1}
-`,
-  );
+  writeFileSync(join(repo, "classes.yaml"), CLASSES.map((c, i) => vmClassYaml(c, { maxCores: [64, 128, 248, 248][i] as number, coreFractions: ["10%", "20%", "50%", "100%"], memoryPerCore: { min: "512Mi", max: "16Gi" } })).join("---\n"));
+  writeFileSync(join(repo, "moduleconfig.yaml"), moduleConfigYaml(["10.66.0.0/16"]));
   const one = join(dir, "one.yaml");
   writeFileSync(one, vmYaml(20));
   return { repo, one, expected };

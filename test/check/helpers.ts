@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { vmClassYaml } from "../support/manifests.js";
 import { CLI, FIXTURES, REPO_ROOT } from "../support/paths.js";
 
 /** The check fixtures: repo/ (a small manifest tree), base/ and head/ (a pull request), legacy-vm.yaml. */
@@ -74,16 +75,5 @@ spec:
 ${extra}`;
 }
 
-export const ROOMY_CLASS = `apiVersion: virtualization.deckhouse.io/v1alpha3
-kind: VirtualMachineClass
-metadata:
-  name: roomy
-spec:
-  cpu:
-    type: Host
-  sizingPolicies:
-    - cores:
-        min: 1
-        max: 248
-      coreFractions: ["50%", "100%"]
-`;
+/** Class "roomy": 1-248 cores at 50% or 100%. */
+export const ROOMY_CLASS = vmClassYaml("roomy", { maxCores: 248, coreFractions: ["50%", "100%"] });

@@ -6,6 +6,7 @@ import { planOperations } from "../../src/check/plan.js";
 import { runCheck, type CheckOptions } from "../../src/check/run.js";
 import type { ParsedObject } from "../../src/cluster/files.js";
 import type { JsonObject } from "../../src/engine/index.js";
+import { moduleConfigYaml } from "../support/manifests.js";
 import { DVP_CRDS } from "../support/paths.js";
 import { CHECK, CHECK_POLICIES, LEASES, ROOMY_CLASS, runCli, tempTree, vmYaml } from "./helpers.js";
 
@@ -84,19 +85,7 @@ test("--against: removing a leased CIDR between two directories is caught as an 
 });
 
 test("--against: narrowing a CIDR that keeps every leased address covered is allowed", async () => {
-  const head = tempTree({
-    "moduleconfig.yaml": `apiVersion: deckhouse.io/v1alpha1
-kind: ModuleConfig
-metadata:
-  name: virtualization
-spec:
-  enabled: true
-  version: 1
-  settings:
-    virtualMachineCIDRs: [10.66.10.0/25, 10.66.20.0/23]
-    dvcr: {storage: {type: PersistentVolumeClaim, persistentVolumeClaim: {size: 50G, storageClassName: linstor-thin-r1}}}
-`,
-  });
+  const head = tempTree({ "moduleconfig.yaml": moduleConfigYaml(["10.66.10.0/25", "10.66.20.0/23"]) });
   const report = await check([head], { context: [LEASES], against: [BASE] });
   assert.equal(report.objects[0]?.operation, "UPDATE");
   assert.equal(report.objects[0]?.status, "allowed");

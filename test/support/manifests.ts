@@ -18,3 +18,42 @@ spec:
     - kind: VirtualDisk
       name: big-root
 `;
+
+/** A VirtualMachineClass (v1alpha3, Host CPU) with one sizing policy: 1 to `maxCores` cores at the given fractions, memory per core bounded when `memoryPerCore` is given. */
+export function vmClassYaml(name: string, sizing: { maxCores: number; coreFractions: string[]; memoryPerCore?: { min: string; max: string } }): string {
+  const memory = sizing.memoryPerCore
+    ? `      memory:
+        perCore:
+          min: ${sizing.memoryPerCore.min}
+          max: ${sizing.memoryPerCore.max}
+`
+    : "";
+  return `apiVersion: virtualization.deckhouse.io/v1alpha3
+kind: VirtualMachineClass
+metadata:
+  name: ${name}
+spec:
+  cpu:
+    type: Host
+  sizingPolicies:
+    - cores:
+        min: 1
+        max: ${sizing.maxCores}
+${memory}      coreFractions: [${sizing.coreFractions.map((f) => `"${f}"`).join(", ")}]
+`;
+}
+
+/** The virtualization ModuleConfig with the given virtualMachineCIDRs and DVCR on a 50G linstor-thin-r1 volume. */
+export function moduleConfigYaml(cidrs: string[]): string {
+  return `apiVersion: deckhouse.io/v1alpha1
+kind: ModuleConfig
+metadata:
+  name: virtualization
+spec:
+  enabled: true
+  version: 1
+  settings:
+    virtualMachineCIDRs: [${cidrs.join(", ")}]
+    dvcr: {storage: {type: PersistentVolumeClaim, persistentVolumeClaim: {size: 50G, storageClassName: linstor-thin-r1}}}
+`;
+}
