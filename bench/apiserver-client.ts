@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as https from "node:https";
 import type { ControlPlane } from "../test/e2e/control-plane.js";
+import { exchange } from "../test/support/http-exchange.js";
 import type { JsonObject } from "../src/engine/index.js";
 
 export interface Client {
@@ -16,32 +17,20 @@ export function apiClient(cp: ControlPlane, maxSockets: number): Client {
   return {
     request(method, p, body) {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      return new Promise((resolve, reject) => {
-        const req = https.request(
-          {
-            host: base.hostname,
-            port: base.port,
-            path: p,
-            method,
-            agent,
-            headers: {
-              Authorization: `Bearer ${cp.token}`,
-              Accept: "application/json",
-              ...(data ? { "Content-Type": "application/json", "Content-Length": data.length } : {}),
-            },
-            timeout: 30_000,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-            res.on("error", reject);
-          },
-        );
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", reject);
-        req.end(data);
+      const req = https.request({
+        host: base.hostname,
+        port: base.port,
+        path: p,
+        method,
+        agent,
+        headers: {
+          Authorization: `Bearer ${cp.token}`,
+          Accept: "application/json",
+          ...(data ? { "Content-Type": "application/json", "Content-Length": data.length } : {}),
+        },
+        timeout: 30_000,
       });
+      return exchange(req, data);
     },
     close: () => agent.destroy(),
   };

@@ -18,6 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { admissionReview } from "../test/support/review.js";
 import { fixture } from "../test/support/fixtures.js";
+import { exchange } from "../test/support/http-exchange.js";
 import { ensureBinaries, startControlPlane, type ControlPlane } from "../test/e2e/control-plane.js";
 import { apiClient, createMany, pool, type Client } from "./apiserver-client.js";
 import { makeWebhookCerts, metricSum, registerWebhook, startVirtguard, type VirtguardProcess } from "../test/e2e/virtguard-process.js";
@@ -352,16 +353,8 @@ async function main(): Promise<void> {
     const body = Buffer.from(JSON.stringify(admissionReview({ object: updated, oldObject: old })));
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: fs.readFileSync(certs.ca) });
     const port = server.port;
-    const post = (): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const req = https.request({ host: "127.0.0.1", port, path: "/validate", method: "POST", agent, headers: { "Content-Type": "application/json", "Content-Length": body.length } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (x: Buffer) => chunks.push(x));
-          res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-        });
-        req.on("error", reject);
-        req.end(body);
-      });
+    const post = async (): Promise<string> =>
+      (await exchange(https.request({ host: "127.0.0.1", port, path: "/validate", method: "POST", agent, headers: { "Content-Type": "application/json", "Content-Length": body.length } }), body)).body;
     const verdict = JSON.parse(await post()) as { response: { allowed: boolean } };
     for (let i = 0; i < 200; i++) await post();
     const mcLat = await pool(2000, 1, async () => void (await post()));

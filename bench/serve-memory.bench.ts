@@ -19,6 +19,7 @@ import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { admissionReview } from "../test/support/review.js";
+import { exchange } from "../test/support/http-exchange.js";
 import { REPO_ROOT } from "../test/support/paths.js";
 import { ensureBinaries, startControlPlane } from "../test/e2e/control-plane.js";
 import { CLUSTER_CONFIGURATION_SECRET, policyReportCrds } from "../test/e2e/audit-fixtures.js";
@@ -137,17 +138,9 @@ async function measure(vg: VirtguardProcess, nodeOptions: string, caFile: string
 
   // Reviews that use the indexes: a class UPDATE (VMs by class) and VM CREATEs (leases, class).
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: fs.readFileSync(caFile) });
-  const post = (review: unknown): Promise<string> => {
+  const post = async (review: unknown): Promise<string> => {
     const body = Buffer.from(JSON.stringify(review));
-    return new Promise((resolve, reject) => {
-      const req = https.request({ host: "127.0.0.1", port: vg.port, path: "/validate", method: "POST", agent, headers: { "Content-Type": "application/json", "Content-Length": body.length } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (x: Buffer) => chunks.push(x));
-        res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-      });
-      req.on("error", reject);
-      req.end(body);
-    });
+    return (await exchange(https.request({ host: "127.0.0.1", port: vg.port, path: "/validate", method: "POST", agent, headers: { "Content-Type": "application/json", "Content-Length": body.length } }), body)).body;
   };
   const narrowed = vmClass("medium", 4);
   const classReview = await post(admissionReview({ object: narrowed, oldObject: vmClass("medium", 8) }));

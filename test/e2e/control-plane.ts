@@ -16,6 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readCrdDir } from "../../src/schema/crd-dir.js";
+import { exchange, type HttpReply } from "../support/http-exchange.js";
 
 export interface Binaries {
   apiserver: string;
@@ -300,26 +301,12 @@ async function makeCerts(dir: string): Promise<Certs> {
   };
 }
 
-interface HttpResult {
-  status: number;
-  body: string;
-}
-
-function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const headers: Record<string, string> = {};
-    if (opts.token) headers["Authorization"] = `Bearer ${opts.token}`;
-    const mod = u.protocol === "https:" ? https : http;
-    const req = mod.get(u, { headers, ca: opts.ca, timeout: opts.timeoutMs ?? 2000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
+function httpGet(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: number } = {}): Promise<HttpReply> {
+  const u = new URL(url);
+  const headers: Record<string, string> = {};
+  if (opts.token) headers["Authorization"] = `Bearer ${opts.token}`;
+  const options = { headers, ca: opts.ca, timeout: opts.timeoutMs ?? 2000 };
+  return exchange(u.protocol === "https:" ? https.request(u, options) : http.request(u, options));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

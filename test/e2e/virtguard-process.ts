@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
+import { exchange, type HttpReply } from "../support/http-exchange.js";
 import { CLI } from "../support/paths.js";
 import { freePorts, type ControlPlane } from "./control-plane.js";
 
@@ -104,28 +105,12 @@ export async function registerWebhook(cp: ControlPlane, port: number, caFile: st
 }
 
 /** GET over plain HTTP (the metrics port). */
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
+function httpGet(url: string): Promise<HttpReply> {
+  return exchange(http.request(url, { timeout: 5000 }));
 }
 
-export function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca, timeout: 3000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
+export function httpsGet(url: string, ca: Buffer): Promise<HttpReply> {
+  return exchange(https.request(url, { ca, timeout: 3000 }));
 }
 
 export interface VirtguardProcess {

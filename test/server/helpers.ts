@@ -8,6 +8,7 @@ import { createLogger, type LogLevel } from "../../src/admission/logger.js";
 import { startServer, type RunningServer, type ServerOptions } from "../../src/admission/server.js";
 import type { JsonObject } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
+import { exchange } from "../support/http-exchange.js";
 import { CLI } from "../support/paths.js";
 import { admissionReview, type RequestOptions as ReviewOptions } from "../support/review.js";
 
@@ -161,20 +162,9 @@ export function send(
   url: string,
   opts: { ca: string; method?: string; body?: string | Buffer; headers?: Record<string, string>; agent?: Agent | false; servername?: string } & Partial<RequestOptions>,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const { body, ...rest } = opts;
-    const req = httpsRequest(url, { method: body === undefined ? "GET" : "POST", ...rest, headers: { "content-type": "application/json", ...opts.headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
+  const { body, ...rest } = opts;
+  const req = httpsRequest(url, { method: body === undefined ? "GET" : "POST", ...rest, headers: { "content-type": "application/json", ...opts.headers } });
+  return exchange(req, body).then(({ status, headers, body: text }) => ({ status, headers, text, json: () => JSON.parse(text) as Record<string, unknown> }));
 }
 
 /** Polls `fn` until it returns true; bounded, so a test fails instead of hanging. */
