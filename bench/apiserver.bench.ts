@@ -209,6 +209,18 @@ function row(name: string, s: Stats): string {
   return `| ${name} | ${s.p50.toFixed(2)} | ${s.p95.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.mean.toFixed(2)} | ${s.rps.toFixed(0)} |`;
 }
 
+/** The latency `s` adds over `base`, a row of the same table. */
+function overheadRow(name: string, s: Stats, base: Stats): string {
+  return `| ${name} | ${(s.p50 - base.p50).toFixed(2)} | ${(s.p95 - base.p95).toFixed(2)} | ${(s.p99 - base.p99).toFixed(2)} | ${(s.mean - base.mean).toFixed(2)} | |`;
+}
+
+/** Prints the table of set-ups: its header (first column `setUp`) and a row for each. */
+function printTable(setUp: string, rows: [string, Stats][]): void {
+  console.log(`| ${setUp} | p50 ms | p95 ms | p99 ms | mean ms | creates/s |`);
+  console.log("|---|---|---|---|---|---|");
+  for (const [name, s] of rows) console.log(row(name, s));
+}
+
 async function main(): Promise<void> {
   const bins = await ensureBinaries();
   if ("skip" in bins) {
@@ -271,26 +283,14 @@ async function main(): Promise<void> {
     server = undefined;
 
     console.log("");
-    console.log("| set-up | p50 ms | p95 ms | p99 ms | mean ms | creates/s |");
-    console.log("|---|---|---|---|---|---|");
-    console.log(row("(a) no webhook", a));
-    console.log(row("(b) virtguard webhook", b));
-    console.log(row("(c) ValidatingAdmissionPolicy (cores, memory)", c));
-    console.log(
-      `| overhead b−a | ${(b.p50 - a.p50).toFixed(2)} | ${(b.p95 - a.p95).toFixed(2)} | ${(b.p99 - a.p99).toFixed(2)} | ${(b.mean - a.mean).toFixed(2)} | |`,
-    );
-    console.log(
-      `| overhead c−a | ${(c.p50 - a.p50).toFixed(2)} | ${(c.p95 - a.p95).toFixed(2)} | ${(c.p99 - a.p99).toFixed(2)} | ${(c.mean - a.mean).toFixed(2)} | |`,
-    );
+    printTable("set-up", [["(a) no webhook", a], ["(b) virtguard webhook", b], ["(c) ValidatingAdmissionPolicy (cores, memory)", c]]);
+    console.log(overheadRow("overhead b−a", b, a));
+    console.log(overheadRow("overhead c−a", c, a));
     console.log("");
     console.log(`The same with 1 client (${runs.a1.latencies.length} creates each, nothing queued behind anything: the latency a webhook call adds):`);
     console.log("");
-    console.log("| set-up, 1 client | p50 ms | p95 ms | p99 ms | mean ms | creates/s |");
-    console.log("|---|---|---|---|---|---|");
-    console.log(row("(a) no webhook", a1));
-    console.log(row("(b) virtguard webhook", b1));
-    console.log(row("(c) ValidatingAdmissionPolicy", c1));
-    console.log(`| overhead b−a | ${(b1.p50 - a1.p50).toFixed(2)} | ${(b1.p95 - a1.p95).toFixed(2)} | ${(b1.p99 - a1.p99).toFixed(2)} | ${(b1.mean - a1.mean).toFixed(2)} | |`);
+    printTable("set-up, 1 client", [["(a) no webhook", a1], ["(b) virtguard webhook", b1], ["(c) ValidatingAdmissionPolicy", c1]]);
+    console.log(overheadRow("overhead b−a", b1, a1));
     console.log("");
     console.log(
       `CPU ms per create at 16 clients: (a) ${cpuPer(runs.a.cpu, runs.a.latencies.length)}; (b) ${cpuPer(runs.b.cpu, runs.b.latencies.length)}; (c) ${cpuPer(runs.c.cpu, runs.c.latencies.length)}`,
