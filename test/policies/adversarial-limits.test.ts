@@ -4,6 +4,7 @@ import { loadPolicySet, type JsonObject, type JsonValue, type PolicySet } from "
 import { policyLoadOptions, readPolicySources, SHIPPED_POLICIES } from "../../src/policy-files/policy-dir.js";
 import { fixture } from "../support/fixtures.js";
 import { judgeCleanly as judgeWith, type Judgement, type JudgeOptions } from "../support/judge.js";
+import { settingsOf } from "../support/moduleconfig.js";
 
 /*
  * Every limit of the shipped set, attacked: generated inputs around and beyond each boundary, in
@@ -315,7 +316,7 @@ describe("adversarial limits: moduleconfig-cidrs", () => {
       const items: JsonValue[] = Array.from({ length: int(1, i < 290 ? 12 : 1000) }, randomCIDR);
       if (rnd() < 0.2) items.push(items[0] as JsonValue);
       const mc = structuredClone(stored);
-      ((mc.spec as JsonObject).settings as JsonObject).virtualMachineCIDRs = items;
+      settingsOf(mc).virtualMachineCIDRs = items;
       const j = judgeCleanly({ object: mc });
       const ranges = items.map(refCIDR);
       const valid = ranges.filter((r): r is Range => r !== undefined);

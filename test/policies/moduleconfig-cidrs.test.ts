@@ -3,14 +3,12 @@ import { describe, test } from "node:test";
 import type { JsonObject, JsonValue } from "../../src/engine/index.js";
 import { fixture, fixtureObjects } from "../support/fixtures.js";
 import { judge, type Judgement } from "../support/judge.js";
+import { settingsOf as settings, withSetting } from "../support/moduleconfig.js";
 
 const POLICY = "[moduleconfig-cidrs]";
 
 function mine(j: Judgement): string[] {
   return j.denials.filter((d) => d.startsWith(POLICY));
-}
-function settings(mc: JsonObject): JsonObject {
-  return (mc.spec as JsonObject).settings as JsonObject;
 }
 /** The stored virtualization ModuleConfig (10.66.10.0/24, 10.66.20.0/23; generation 3). */
 function stored(): JsonObject {
@@ -18,10 +16,7 @@ function stored(): JsonObject {
 }
 /** The stored config with virtualMachineCIDRs replaced and the generation bumped, as the API server would. */
 function withCIDRs(cidrs: JsonValue[], from: JsonObject = stored()): JsonObject {
-  const mc = structuredClone(from);
-  settings(mc).virtualMachineCIDRs = cidrs;
-  (mc.metadata as JsonObject).generation = Number((from.metadata as JsonObject).generation) + 1;
-  return mc;
+  return withSetting(from, "virtualMachineCIDRs", cidrs);
 }
 /** Nodes (192.168.199.10, .20, 203.0.113.20), the pod (10.111.0.0/16) and service (10.222.0.0/16) subnets, two leases. */
 function cluster(): JsonObject[] {

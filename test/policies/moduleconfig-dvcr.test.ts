@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import type { JsonObject, JsonValue } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
 import { judge, type Judgement } from "../support/judge.js";
+import { nextGeneration, settingsOf } from "../support/moduleconfig.js";
 
 const POLICY = "[moduleconfig-dvcr]";
 
@@ -13,20 +14,15 @@ function mine(j: Judgement): string[] {
 function stored(): JsonObject {
   return fixture("moduleconfig/virtualization.yaml");
 }
-function pvcSettings(mc: JsonObject): JsonObject {
-  const settings = (mc.spec as JsonObject).settings as JsonObject;
-  return ((settings.dvcr as JsonObject).storage as JsonObject).persistentVolumeClaim as JsonObject;
-}
 /** The stored config with DVCR PVC settings changed and the generation bumped. */
 function withPVC(change: Record<string, JsonValue | undefined>, from: JsonObject = stored()): JsonObject {
-  const mc = structuredClone(from);
-  const pvc = pvcSettings(mc);
-  for (const [k, v] of Object.entries(change)) {
-    if (v === undefined) delete pvc[k];
-    else pvc[k] = v;
-  }
-  (mc.metadata as JsonObject).generation = Number((from.metadata as JsonObject).generation) + 1;
-  return mc;
+  return nextGeneration(from, (settings) => {
+    const pvc = ((settings.dvcr as JsonObject).storage as JsonObject).persistentVolumeClaim as JsonObject;
+    for (const [k, v] of Object.entries(change)) {
+      if (v === undefined) delete pvc[k];
+      else pvc[k] = v;
+    }
+  });
 }
 function dvcrPVC(): JsonObject {
   return fixture("cluster/dvcr-pvc.yaml");
@@ -95,7 +91,7 @@ describe("moduleconfig-dvcr", () => {
   test("other ModuleConfigs, and UPDATEs with an unchanged generation, are untouched", () => {
     const other = fixture("moduleconfig/other-module.yaml");
     const otherNew = structuredClone(other);
-    ((otherNew.spec as JsonObject).settings as JsonObject).dvcr = { storage: { type: "PersistentVolumeClaim", persistentVolumeClaim: { size: "1G" } } };
+    settingsOf(otherNew).dvcr = { storage: { type: "PersistentVolumeClaim", persistentVolumeClaim: { size: "1G" } } };
     (otherNew.metadata as JsonObject).generation = 3;
     assert.deepEqual(judge({ object: otherNew, oldObject: other, context: [dvcrPVC()] }).denials, []);
 
@@ -106,7 +102,7 @@ describe("moduleconfig-dvcr", () => {
 
   test("a config without dvcr settings does not crash", () => {
     const bare = stored();
-    delete ((bare.spec as JsonObject).settings as JsonObject).dvcr;
+    delete settingsOf(bare).dvcr;
     (bare.metadata as JsonObject).generation = 4;
     assert.deepEqual(judge({ object: bare, oldObject: stored(), context: [dvcrPVC()] }).denials, []);
     // Nothing was configured before, so there is nothing to compare with.

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import type { JsonObject, JsonValue } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
 import { judge, type Judgement } from "../support/judge.js";
+import { settingsOf, withSetting } from "../support/moduleconfig.js";
 
 const POLICY = "[moduleconfig-feature-gates]";
 const INPLACE = "HotplugCPUAndMemoryWithInPlaceResize";
@@ -11,12 +12,7 @@ function mine(j: Judgement): string[] {
   return j.denials.filter((d) => d.startsWith(POLICY));
 }
 function withGates(gates: JsonValue[] | undefined, from: JsonObject = fixture("moduleconfig/virtualization.yaml")): JsonObject {
-  const mc = structuredClone(from);
-  const settings = (mc.spec as JsonObject).settings as JsonObject;
-  if (gates === undefined) delete settings.featureGates;
-  else settings.featureGates = gates;
-  (mc.metadata as JsonObject).generation = Number((from.metadata as JsonObject).generation) + 1;
-  return mc;
+  return withSetting(from, "featureGates", gates);
 }
 /** An UPDATE from a config with `before` gates to one with `after` gates. */
 function enable(before: string[], after: JsonValue[], params: Record<string, JsonValue> = {}): Judgement {
@@ -113,7 +109,7 @@ describe("moduleconfig-feature-gates", () => {
     const j = judge({ object: withGates(undefined), oldObject: withGates(["GPU"]), params: EE_133 });
     assert.deepEqual(j.denials, []);
     const notAList = withGates(undefined);
-    ((notAList.spec as JsonObject).settings as JsonObject).featureGates = "GPU";
+    settingsOf(notAList).featureGates = "GPU";
     assert.deepEqual(judge({ object: notAList, params: EE_133 }).denials, []);
   });
 

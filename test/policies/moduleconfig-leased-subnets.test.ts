@@ -3,14 +3,12 @@ import { describe, test } from "node:test";
 import type { JsonObject, JsonValue } from "../../src/engine/index.js";
 import { fixture, fixtureObjects } from "../support/fixtures.js";
 import { judge, type Judgement } from "../support/judge.js";
+import { settingsOf as settings, withSetting } from "../support/moduleconfig.js";
 
 const POLICY = "[moduleconfig-leased-subnets]";
 
 function mine(j: Judgement): string[] {
   return j.denials.filter((d) => d.startsWith(POLICY));
-}
-function settings(mc: JsonObject): JsonObject {
-  return (mc.spec as JsonObject).settings as JsonObject;
 }
 /** The stored virtualization ModuleConfig: 10.66.10.0/24 and 10.66.20.0/23, generation 3. */
 function stored(cidrs?: JsonValue[]): JsonObject {
@@ -19,11 +17,7 @@ function stored(cidrs?: JsonValue[]): JsonObject {
   return mc;
 }
 function withCIDRs(cidrs: JsonValue[] | undefined, from: JsonObject = stored()): JsonObject {
-  const mc = structuredClone(from);
-  if (cidrs === undefined) delete settings(mc).virtualMachineCIDRs;
-  else settings(mc).virtualMachineCIDRs = cidrs;
-  (mc.metadata as JsonObject).generation = Number((from.metadata as JsonObject).generation) + 1;
-  return mc;
+  return withSetting(from, "virtualMachineCIDRs", cidrs);
 }
 /** Leases ip-10-66-10-23 (in 10.66.10.0/24) and ip-10-66-21-7 (in 10.66.20.0/23). */
 function leases(): JsonObject[] {

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import type { JsonObject, JsonValue } from "../../src/engine/index.js";
 import { fixture, fixtureObjects } from "../support/fixtures.js";
 import { judge, type Judgement } from "../support/judge.js";
+import { nextGeneration, withSetting } from "../support/moduleconfig.js";
 
 const POLICY = "[moduleconfig-live-migration]";
 
@@ -14,12 +15,7 @@ function stored(): JsonObject {
   return fixture("moduleconfig/virtualization-full.yaml");
 }
 function withLiveMigration(liveMigration: JsonValue | undefined, from: JsonObject = stored()): JsonObject {
-  const mc = structuredClone(from);
-  const settings = (mc.spec as JsonObject).settings as JsonObject;
-  if (liveMigration === undefined) delete settings.liveMigration;
-  else settings.liveMigration = liveMigration;
-  (mc.metadata as JsonObject).generation = Number((from.metadata as JsonObject).generation) + 1;
-  return mc;
+  return withSetting(from, "liveMigration", liveMigration);
 }
 function over(name: string): JsonValue {
   return { network: { type: "SystemNetwork", systemNetwork: { name } } };
@@ -69,9 +65,7 @@ describe("moduleconfig-live-migration", () => {
 
   test("the check follows the config state: an existing reference to a broken network is reported on any generation change", () => {
     const broken = withLiveMigration(over("storage-net"));
-    const edited = structuredClone(broken);
-    (edited.metadata as JsonObject).generation = Number((broken.metadata as JsonObject).generation) + 1;
-    assert.equal(mine(judge({ object: edited, oldObject: broken, context: networks() })).length, 1);
+    assert.equal(mine(judge({ object: nextGeneration(broken), oldObject: broken, context: networks() })).length, 1);
   });
 
   test("a malformed name does not crash", () => {

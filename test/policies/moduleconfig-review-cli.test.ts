@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { JsonObject, JsonValue } from "../../src/engine/index.js";
 import { fixture, fixtureObjects } from "../support/fixtures.js";
+import { settingsOf } from "../support/moduleconfig.js";
 import { CLI, FIXTURES } from "../support/paths.js";
 import { admissionReview, type RequestOptions } from "../support/review.js";
 
@@ -41,7 +42,7 @@ function writeReview(name: string, opts: RequestOptions): string {
 
 function withSettings(change: Record<string, JsonValue>): JsonObject {
   const mc = fixture("moduleconfig/virtualization.yaml");
-  Object.assign((mc.spec as JsonObject).settings as JsonObject, change);
+  Object.assign(settingsOf(mc), change);
   (mc.metadata as JsonObject).generation = 4;
   return mc;
 }
