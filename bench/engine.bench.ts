@@ -11,6 +11,7 @@ import { bindParameters, evaluate, loadPolicySet, type JsonObject, type JsonValu
 import { precompiledExpressions } from "../src/policy-files/cel-cache.js";
 import { loadPolicyDir, readPolicySources, SHIPPED_POLICIES } from "../src/policy-files/policy-dir.js";
 import { fixture, fixtureObjects } from "../test/support/fixtures.js";
+import { policyDoc } from "../test/support/policy-doc.js";
 import { admissionReview } from "../test/support/review.js";
 import { measure, measurePair, micros, type Summary } from "./stats.js";
 
@@ -140,19 +141,16 @@ const ITEMS = 10_000;
 const macroSet = loadPolicySet([
   {
     file: "<bench>",
-    text: JSON.stringify({
-      apiVersion: "policies.virtguard.io/v1alpha1",
-      kind: "ValidationPolicy",
-      metadata: { name: "list-macros" },
-      spec: {
+    text: JSON.stringify(
+      policyDoc("list-macros", {
         description: "list macros over spec.items",
         match: { resourceRules: [{ apiGroups: ["virtualization.deckhouse.io"], apiVersions: ["*"], resources: ["virtualmachines"], operations: ["CREATE"] }] },
         validations: [
           { expression: "object.spec.items.all(i, i.size > 0 && i.name != '')", message: "all", action: "Deny" },
           { expression: "object.spec.items.filter(i, i.size > 5).map(i, i.name).size() >= 0", message: "filter+map", action: "Deny" },
         ],
-      },
-    }),
+      }),
+    ),
   },
 ]);
 const listVm = structuredClone(vm);

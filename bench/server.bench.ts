@@ -29,6 +29,7 @@ import { TLS_OPTIONS } from "../src/admission/tls.js";
 import type { JsonObject } from "../src/engine/index.js";
 import { fixture } from "../test/support/fixtures.js";
 import { CLI, FIXTURES } from "../test/support/paths.js";
+import { policyDoc } from "../test/support/policy-doc.js";
 import { admissionReview } from "../test/support/review.js";
 import { pacedLoad } from "./paced-load.js";
 
@@ -383,16 +384,12 @@ function triviallyMatchingNothing(work: string): string {
   mkdirSync(dir);
   writeFileSync(
     join(dir, "pods-only.json"),
-    JSON.stringify({
-      apiVersion: "policies.virtguard.io/v1alpha1",
-      kind: "ValidationPolicy",
-      metadata: { name: "pods-only" },
-      spec: {
+    JSON.stringify(
+      policyDoc("pods-only", {
         description: "Matches no request of the benchmark's mix.",
         match: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], operations: ["CREATE"] }] },
-        validations: [{ expression: "true", message: "never", action: "Deny" }],
-      },
-    }),
+      }),
+    ),
   );
   return dir;
 }

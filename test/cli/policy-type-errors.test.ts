@@ -7,7 +7,7 @@ import { startServer } from "../../src/admission/server.js";
 import { createLogger } from "../../src/admission/logger.js";
 import type { JsonObject } from "../../src/engine/index.js";
 import { runCli } from "../check/helpers.js";
-import { policyDoc } from "../engine/policy-builder.js";
+import { policyDoc } from "../support/policy-doc.js";
 import { LogCapture, startTestServer, writePolicyDir } from "../server/helpers.js";
 import { fixture } from "../support/fixtures.js";
 import { admissionReview } from "../support/review.js";

@@ -27,6 +27,7 @@ import {
 import { auditGrants, expectedGrants, grantsOf, lookupRbac, sortGrants, type Grant, type PolicyRule } from "../../src/deploy/rbac.js";
 import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
 import { requireTool, removeTempDirs, repoRoot, tempDir, tool, virtguard } from "./helpers.js";
+import { policyDoc } from "../support/policy-doc.js";
 
 requireTool("kubectl", ["version", "--client"]);
 
@@ -433,20 +434,15 @@ describe("virtguard manifests", () => {
       if (f === "moduleconfig-cidrs.json" || f === "moduleconfig-dvcr.json") continue; // no Secret, no PersistentVolumeClaim
       copyFileSync(join(repoRoot, "policies", f), join(dirp, f));
     }
-    const configMaps = {
-      apiVersion: "policies.virtguard.io/v1alpha1",
-      kind: "ValidationPolicy",
-      metadata: { name: "configmap-lookup" },
-      spec: {
-        description: "Looks up ConfigMaps and a Secret in tenant-a, so that RBAC must grant them.",
-        match: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"], operations: ["CREATE"] }] },
-        variables: [
-          { name: "cm", lookup: { target: { apiVersion: "v1", kind: "ConfigMap", resource: "configmaps", namespaced: true }, list: { limit: 1 } } },
-          { name: "token", lookup: { target: { apiVersion: "example.io/v1", kind: "Settings", resource: "settings", fromSecret: { namespace: "tenant-a", name: "settings", key: "s.yaml" } }, list: { limit: 1 } } },
-        ],
-        validations: [{ expression: "size(variables.cm) >= 0 && size(variables.token) >= 0", message: "never", action: "Deny" }],
-      },
-    };
+    const configMaps = policyDoc("configmap-lookup", {
+      description: "Looks up ConfigMaps and a Secret in tenant-a, so that RBAC must grant them.",
+      match: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"], operations: ["CREATE"] }] },
+      variables: [
+        { name: "cm", lookup: { target: { apiVersion: "v1", kind: "ConfigMap", resource: "configmaps", namespaced: true }, list: { limit: 1 } } },
+        { name: "token", lookup: { target: { apiVersion: "example.io/v1", kind: "Settings", resource: "settings", fromSecret: { namespace: "tenant-a", name: "settings", key: "s.yaml" } }, list: { limit: 1 } } },
+      ],
+      validations: [{ expression: "size(variables.cm) >= 0 && size(variables.token) >= 0", message: "never", action: "Deny" }],
+    });
     writeFileSync(join(dirp, "configmap-lookup.json"), JSON.stringify(configMaps));
     const set = loadPolicyDir(dirp);
     const out = buildManifests({ policiesDir: dirp });

@@ -4,7 +4,7 @@ import { encodeResponse } from "../../src/admission/review.js";
 import { ObjectStore } from "../../src/cluster/object-store.js";
 import { bindParameters, evaluate, EvaluationBudget, loadPolicySet, type JsonObject, type JsonValue, type Verdict } from "../../src/engine/index.js";
 import { admissionRequest, type RequestOptions } from "../support/review.js";
-import { policyDoc, source } from "./policy-builder.js";
+import { policyDoc, source } from "../support/policy-doc.js";
 
 const CLASS = { apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachineClass", resource: "virtualmachineclasses" };
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { ObjectStore } from "../../src/cluster/object-store.js";
 import { bindParameters, evaluate, FieldIndex, loadPolicySet, PolicyLoadError, type JsonObject } from "../../src/engine/index.js";
 import { admissionRequest } from "../support/review.js";
-import { policyDoc, source } from "./policy-builder.js";
+import { policyDoc, source } from "../support/policy-doc.js";
 
 const VM = { apiVersion: "virtualization.deckhouse.io/v1alpha2", kind: "VirtualMachine", resource: "virtualmachines", namespaced: true };
 const BY_CLASS = { name: "byClass", target: VM, type: "field", key: "has(object.spec.virtualMachineClassName) ? object.spec.virtualMachineClassName : ''" };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadPolicySet, PolicyLoadError } from "../../src/engine/index.js";
 import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
-import { policyDoc, source } from "./policy-builder.js";
+import { policyDoc, source } from "../support/policy-doc.js";
 
 function problemsOf(fn: () => unknown): string[] {
   try {

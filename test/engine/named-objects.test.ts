@@ -4,7 +4,7 @@ import { parse } from "@bufbuild/cel";
 import { loadPolicySet, type JsonObject } from "../../src/engine/index.js";
 import { literalStrings } from "../../src/engine/named-objects.js";
 import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
-import { policyDoc, source } from "./policy-builder.js";
+import { policyDoc, source } from "../support/policy-doc.js";
 
 const strings = (expression: string): string[] | undefined => {
   const s = literalStrings(parse(expression).expr);

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { loadPolicySet, PolicyLoadError, type JsonObject, type KindSchema } from "../../src/engine/index.js";
 import { readKindSchemas } from "../../src/schema/kind-schemas.js";
 import { loadPolicyDir } from "../../src/policy-files/policy-dir.js";
-import { policyDoc, source } from "./policy-builder.js";
+import { policyDoc, source } from "../support/policy-doc.js";
 
 /** A VirtualMachine kind whose schema knows spec.cpu.cores (int), spec.memory.size (string), a free-form spec.settings and a list of networks. */
 const VM_SCHEMA: KindSchema = {

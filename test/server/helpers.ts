@@ -10,6 +10,7 @@ import type { JsonObject } from "../../src/engine/index.js";
 import { fixture } from "../support/fixtures.js";
 import { exchange } from "../support/http-exchange.js";
 import { CLI } from "../support/paths.js";
+import { policyDoc } from "../support/policy-doc.js";
 import { admissionReview, type RequestOptions as ReviewOptions } from "../support/review.js";
 
 export function tempDir(prefix = "virtguard-server-"): string {
@@ -18,66 +19,45 @@ export function tempDir(prefix = "virtguard-server-"): string {
 
 /** A cores limit policy whose limit a test can change, to see a reload take effect. */
 export function limitsPolicy(maxCores: number): JsonObject {
-  return {
-    apiVersion: "policies.virtguard.io/v1alpha1",
-    kind: "ValidationPolicy",
-    metadata: { name: "test-cores" },
-    spec: {
-      description: `At most ${maxCores} cores.`,
-      match: {
-        resourceRules: [{ apiGroups: ["virtualization.deckhouse.io"], apiVersions: ["*"], resources: ["virtualmachines"], operations: ["CREATE", "UPDATE"] }],
+  return policyDoc("test-cores", {
+    description: `At most ${maxCores} cores.`,
+    variables: [{ name: "cores", expression: "has(object.spec.cpu) && has(object.spec.cpu.cores) ? int(object.spec.cpu.cores) : 0" }],
+    validations: [
+      {
+        expression: `variables.cores <= ${maxCores}`,
+        messageExpression: `'spec.cpu.cores is ' + string(variables.cores) + '; at most ${maxCores}'`,
+        action: "Deny",
+        reason: "Invalid",
       },
-      variables: [{ name: "cores", expression: "has(object.spec.cpu) && has(object.spec.cpu.cores) ? int(object.spec.cpu.cores) : 0" }],
-      validations: [
-        {
-          expression: `variables.cores <= ${maxCores}`,
-          messageExpression: `'spec.cpu.cores is ' + string(variables.cores) + '; at most ${maxCores}'`,
-          action: "Deny",
-          reason: "Invalid",
-        },
-      ],
-    },
-  };
+    ],
+  });
 }
 
 /** Warns on class "generic"; audits every VM's memory. */
-const guidancePolicy: JsonObject = {
-  apiVersion: "policies.virtguard.io/v1alpha1",
-  kind: "ValidationPolicy",
-  metadata: { name: "test-guidance" },
-  spec: {
-    description: "Warnings and audits.",
-    match: {
-      resourceRules: [{ apiGroups: ["virtualization.deckhouse.io"], apiVersions: ["*"], resources: ["virtualmachines"], operations: ["CREATE", "UPDATE"] }],
+const guidancePolicy = policyDoc("test-guidance", {
+  description: "Warnings and audits.",
+  validations: [
+    {
+      expression: "object.spec.virtualMachineClassName != 'generic'",
+      message: "class generic is for tests only; pick a sized class",
+      action: "Warn",
     },
-    validations: [
-      {
-        expression: "object.spec.virtualMachineClassName != 'generic'",
-        message: "class generic is for tests only; pick a sized class",
-        action: "Warn",
-      },
-      { expression: "false", messageExpression: "'memory ' + string(object.spec.memory.size)", action: "Audit" },
-    ],
-  },
-};
+    { expression: "false", messageExpression: "'memory ' + string(object.spec.memory.size)", action: "Audit" },
+  ],
+});
 
 /** Denies a Secret that has a password, quoting it in the message: what logs must never repeat. */
-const secretPolicy: JsonObject = {
-  apiVersion: "policies.virtguard.io/v1alpha1",
-  kind: "ValidationPolicy",
-  metadata: { name: "test-secret" },
-  spec: {
-    description: "Secrets have no password key.",
-    match: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["secrets"], operations: ["CREATE"] }] },
-    validations: [
-      {
-        expression: "!has(object.data) || !('password' in object.data)",
-        messageExpression: "'password ' + string(object.data.password) + ' is not allowed here'",
-        action: "Deny",
-      },
-    ],
-  },
-};
+const secretPolicy = policyDoc("test-secret", {
+  description: "Secrets have no password key.",
+  match: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["secrets"], operations: ["CREATE"] }] },
+  validations: [
+    {
+      expression: "!has(object.data) || !('password' in object.data)",
+      messageExpression: "'password ' + string(object.data.password) + ' is not allowed here'",
+      action: "Deny",
+    },
+  ],
+});
 
 /** A policy directory with the test policies (cores limit, warnings, audits, Secrets). */
 export function writePolicyDir(dir: string, maxCores = 248): string {
