@@ -19,6 +19,7 @@ import * as path from "node:path";
 import { admissionReview } from "../test/support/review.js";
 import { fixture } from "../test/support/fixtures.js";
 import { exchange } from "../test/support/http-exchange.js";
+import { quantile } from "../test/support/quantile.js";
 import { ensureBinaries, startControlPlane, type ControlPlane } from "../test/e2e/control-plane.js";
 import { apiClient, createMany, pool, type Client } from "./apiserver-client.js";
 import { makeWebhookCerts, metricSum, registerWebhook, startVirtguard, type VirtguardProcess } from "../test/e2e/virtguard-process.js";
@@ -62,8 +63,7 @@ interface Stats {
 
 function stats(latencies: number[], wallMs: number): Stats {
   const s = [...latencies].sort((a, b) => a - b);
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length, rps: (s.length / wallMs) * 1000 };
+  return { p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99), mean: s.reduce((a, b) => a + b, 0) / s.length, rps: (s.length / wallMs) * 1000 };
 }
 
 interface Run {

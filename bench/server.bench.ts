@@ -30,6 +30,7 @@ import type { JsonObject } from "../src/engine/index.js";
 import { fixture } from "../test/support/fixtures.js";
 import { CLI, FIXTURES } from "../test/support/paths.js";
 import { policyDoc } from "../test/support/policy-doc.js";
+import { quantile } from "../test/support/quantile.js";
 import { admissionReview } from "../test/support/review.js";
 import { pacedLoad } from "./paced-load.js";
 
@@ -195,11 +196,6 @@ interface RunResult {
   non2xx: number;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
 /** One autocannon run; latencies recorded at full precision (autocannon's own histogram is in whole ms). */
 async function load(label: string, server: Proc, requests: { body: string }[], opts: { duration: number; connections: number; overallRate?: number }): Promise<RunResult> {
   const port = server.port;
@@ -230,8 +226,8 @@ async function load(label: string, server: Proc, requests: { body: string }[], o
     cpuUs: (cpu * 1e6) / Math.max(1, latencies.length),
     requests: result.requests.total,
     rps: result.requests.total / (result.duration || opts.duration),
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
     max: sorted.length ? (sorted[sorted.length - 1] as number) : NaN,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
@@ -365,8 +361,8 @@ async function paced(label: string, server: Proc, requests: { body: string }[], 
     cpuUs: (cpu * 1e6) / Math.max(1, n),
     requests: r.sent,
     rps: r.rps,
-    p50: percentile(r.latenciesMs, 50),
-    p99: percentile(r.latenciesMs, 99),
+    p50: quantile(r.latenciesMs, 0.5),
+    p99: quantile(r.latenciesMs, 0.99),
     max: n ? (r.latenciesMs[n - 1] as number) : NaN,
     errors: r.errors,
     non2xx: r.non2xx,

@@ -1,3 +1,5 @@
+import { quantile } from "../test/support/quantile.js";
+
 /** Latency samples in nanoseconds, summarised as benchmarks report them. */
 export interface Summary {
   median: number;
@@ -8,8 +10,7 @@ export interface Summary {
 
 export function summarise(samples: bigint[] | number[]): Summary {
   const sorted = Array.from(samples, Number).sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-  return { median: at(0.5), p99: at(0.99), mean: sorted.reduce((s, v) => s + v, 0) / sorted.length, samples: sorted.length };
+  return { median: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), mean: sorted.reduce((s, v) => s + v, 0) / sorted.length, samples: sorted.length };
 }
 
 /**
