@@ -7,18 +7,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
-import type { ControlPlane } from "./control-plane.js";
+import { processAlive as alive, type ControlPlane } from "./control-plane.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: unknown }).code === "EPERM";
-  }
-}
 
 function readyz(cp: ControlPlane, ca: Buffer): Promise<number> {
   return new Promise((resolve) => {

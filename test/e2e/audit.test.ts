@@ -7,15 +7,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { e2eBinaries, startControlPlane, type ControlPlane, type KubectlResult } from "./control-plane.js";
+import { e2eBinaries, showCommand as show, startControlPlane, type ControlPlane, type KubectlResult } from "./control-plane.js";
 import { CLUSTER_CONFIGURATION_SECRET, computeClass, policyReportCrds, vm } from "./audit-fixtures.js";
 import { installVirtguardRbac, makeWebhookCerts, metricSum, registerWebhook, startVirtguard, virtguardCli, type VirtguardProcess } from "./virtguard-process.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function show(what: string, r: { code: number | null; stdout: string; stderr: string }): void {
-  console.log(`$ ${what}\n  exit ${r.code}${r.stdout.trim() ? `\n  stdout: ${r.stdout.trim().replaceAll("\n", "\n          ")}` : ""}${r.stderr.trim() ? `\n  stderr: ${r.stderr.trim().replaceAll("\n", "\n          ")}` : ""}`);
-}
 
 const bins = await e2eBinaries();
 

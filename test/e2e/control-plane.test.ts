@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { e2eBinaries, startControlPlane, type ControlPlane } from "./control-plane.js";
+import { e2eBinaries, processAlive as isAlive, startControlPlane, type ControlPlane } from "./control-plane.js";
 
 const DVP_CRDS = [
   "moduleconfigs.deckhouse.io",
@@ -24,14 +24,6 @@ spec:
     type: Host
 `;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: unknown }).code === "EPERM";
-  }
-}
 
 const bins = await e2eBinaries();
 

@@ -29,6 +29,21 @@ export interface KubectlResult {
   stderr: string;
 }
 
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: unknown }).code === "EPERM";
+  }
+}
+
+/** Prints a command and what it gave (exit code, stdout, stderr): the transcript an e2e test leaves in its output. */
+export function showCommand(what: string, r: { code: number | null; stdout: string; stderr: string }): void {
+  console.log(`$ ${what}\n  exit ${r.code}${r.stdout.trim() ? `\n  stdout: ${r.stdout.trim().replaceAll("\n", "\n          ")}` : ""}${r.stderr.trim() ? `\n  stderr: ${r.stderr.trim().replaceAll("\n", "\n          ")}` : ""}`);
+}
+
 export interface ControlPlane {
   /** https://127.0.0.1:<port> of kube-apiserver. */
   url: string;

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { generateCA, issueClientCert } from "../../src/pki/tls-certs.js";
-import { e2eBinaries, startControlPlane, type ControlPlane, type KubectlResult } from "./control-plane.js";
+import { e2eBinaries, showCommand as show, startControlPlane, type ControlPlane, type KubectlResult } from "./control-plane.js";
 import {
   installVirtguardRbac,
   makeWebhookCerts,
@@ -140,10 +140,6 @@ const TENANT_RBAC = [
 ]
   .map((o) => JSON.stringify(o))
   .join("\n---\n");
-
-function show(what: string, r: KubectlResult): void {
-  console.log(`$ ${what}\n  exit ${r.code}${r.stdout.trim() ? `\n  stdout: ${r.stdout.trim().replaceAll("\n", "\n          ")}` : ""}${r.stderr.trim() ? `\n  stderr: ${r.stderr.trim().replaceAll("\n", "\n          ")}` : ""}`);
-}
 
 const bins = await e2eBinaries();
 
