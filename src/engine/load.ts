@@ -63,19 +63,42 @@ export interface LoadOptions {
   verified?: boolean;
 }
 
+type DefinedIndex = IndexDefinition & { source: string; file: string };
+
+interface ReadDocument {
+  source: PolicySource;
+  doc: PolicyDocument;
+}
+
 export function loadPolicySet(sources: readonly PolicySource[], options: LoadOptions = {}): PolicySet {
   const problems: PolicyProblem[] = [];
-  const policies: CompiledPolicy[] = [];
-  const parameters = new Map<string, ParameterDeclaration>();
-  const indexes = new Map<string, IndexDefinition & { source: string; file: string }>();
-  const targets = new Map<KindKey, LookupTarget>();
-  const names = new Map<string, string>();
-  const interned = new Map<string, CompiledExpression>();
-  const documents: { source: PolicySource; doc: PolicyDocument }[] = [];
+  const { documents, parameters } = readDocuments(sources, options, problems);
+  const { policies, indexes, targets } = compileDocuments(documents, parameters, options, problems);
+  checkIndexQueries(policies, indexes, problems);
+  if (problems.length > 0) throw new PolicyLoadError(problems);
+  for (const [kind, only] of namedObjects(documents.map((d) => d.doc), options.parsed)) {
+    const target = targets.get(kind);
+    if (target && only) targets.set(kind, { ...target, only });
+  }
+  return {
+    policies,
+    parameters,
+    indexes: [...indexes.values()].map(({ kind, name, type, keysOf }) => ({ kind, name, type, keysOf })),
+    targets,
+    hash: hashPolicySources(sources).slice(0, 16),
+  };
+}
 
+/**
+ * Parses and schema-validates every source, in file order, keeping the documents with a name of
+ * their own. Parameters are set-wide, so every document's are merged before any expression is checked.
+ */
+function readDocuments(sources: readonly PolicySource[], options: LoadOptions, problems: PolicyProblem[]): { documents: ReadDocument[]; parameters: Map<string, ParameterDeclaration> } {
+  const documents: ReadDocument[] = [];
+  const parameters = new Map<string, ParameterDeclaration>();
+  const names = new Map<string, string>();
   // A verified set's documents matched the schema when it was stored (and loading the validator costs).
   const validateDocument = options.verified ? undefined : documentValidator();
-  // Parameters are set-wide, so every document's are known before any expression is checked.
   for (const source of [...sources].sort(byFile)) {
     let json: unknown;
     try {
@@ -98,6 +121,20 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
     mergeParameters(doc, source.file, parameters, problems);
     documents.push({ source, doc });
   }
+  return { documents, parameters };
+}
+
+/** Compiles every document, collecting the kinds its lookups and indexes target and the indexes it defines. */
+function compileDocuments(
+  documents: readonly ReadDocument[],
+  parameters: Map<string, ParameterDeclaration>,
+  options: LoadOptions,
+  problems: PolicyProblem[],
+): { policies: CompiledPolicy[]; indexes: Map<string, DefinedIndex>; targets: Map<KindKey, LookupTarget> } {
+  const policies: CompiledPolicy[] = [];
+  const indexes = new Map<string, DefinedIndex>();
+  const targets = new Map<KindKey, LookupTarget>();
+  const interned = new Map<string, CompiledExpression>();
   const kinds = new KindTypes(options.schemas ?? []);
   for (const { source, doc } of documents) {
     const compiler = new DocumentCompiler(source.file, problems, interned, options, kinds, rootTypes(kinds.matched(doc), [...parameters.values()]));
@@ -108,22 +145,28 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
       const key = targetKey(target);
       if (!targets.has(key)) targets.set(key, target);
     }
-    for (const [i, spec] of (doc.spec.indexes ?? []).entries()) {
-      const key = `${targetKey(spec.target)}#${spec.name}`;
-      const existing = indexes.get(key);
-      if (existing && (existing.source !== spec.key || existing.type !== spec.type)) {
-        problems.push({
-          file: source.file,
-          path: `spec.indexes[${i}].key`,
-          message: `index "${spec.name}" on ${spec.target.kind} is defined differently in ${existing.file}`,
-        });
-        continue;
-      }
-      const expr = compiler.indexKey(spec.key, `spec.indexes[${i}].key`, kinds.of(spec.target));
-      if (!expr || existing) continue;
-      indexes.set(key, { kind: targetKey(spec.target), name: spec.name, type: spec.type, keysOf: keyExtractor(expr), source: spec.key, file: source.file });
-    }
+    defineIndexes(doc, source.file, compiler, kinds, indexes, problems);
   }
+  return { policies, indexes, targets };
+}
+
+/** Adds a document's indexes; one defined again must be defined alike (same key expression and type). */
+function defineIndexes(doc: PolicyDocument, file: string, compiler: DocumentCompiler, kinds: KindTypes, indexes: Map<string, DefinedIndex>, problems: PolicyProblem[]): void {
+  for (const [i, spec] of (doc.spec.indexes ?? []).entries()) {
+    const key = `${targetKey(spec.target)}#${spec.name}`;
+    const existing = indexes.get(key);
+    if (existing && (existing.source !== spec.key || existing.type !== spec.type)) {
+      problems.push({ file, path: `spec.indexes[${i}].key`, message: `index "${spec.name}" on ${spec.target.kind} is defined differently in ${existing.file}` });
+      continue;
+    }
+    const expr = compiler.indexKey(spec.key, `spec.indexes[${i}].key`, kinds.of(spec.target));
+    if (!expr || existing) continue;
+    indexes.set(key, { kind: targetKey(spec.target), name: spec.name, type: spec.type, keysOf: keyExtractor(expr), source: spec.key, file });
+  }
+}
+
+/** Every ipQuery and indexQuery names an index some policy defines, of the type the query needs. */
+function checkIndexQueries(policies: readonly CompiledPolicy[], indexes: ReadonlyMap<string, DefinedIndex>, problems: PolicyProblem[]): void {
   for (const policy of policies) {
     for (const v of policy.variables) {
       if (v.type !== "ipQuery" && v.type !== "indexQuery") continue;
@@ -136,19 +179,6 @@ export function loadPolicySet(sources: readonly PolicySource[], options: LoadOpt
       }
     }
   }
-  if (problems.length > 0) throw new PolicyLoadError(problems);
-  for (const [kind, only] of namedObjects(documents.map((d) => d.doc), options.parsed)) {
-    const target = targets.get(kind);
-    if (target && only) targets.set(kind, { ...target, only });
-  }
-
-  return {
-    policies,
-    parameters,
-    indexes: [...indexes.values()].map(({ kind, name, type, keysOf }) => ({ kind, name, type, keysOf })),
-    targets,
-    hash: hashPolicySources(sources).slice(0, 16),
-  };
 }
 
 function describeSchemaError(err: ErrorObject | undefined): { path: string; message: string } {
