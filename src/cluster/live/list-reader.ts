@@ -57,71 +57,91 @@ export class ListReader {
       i = 1;
     }
     while (i < n) {
-      const c = chunk.charCodeAt(i);
       if (this.inString) {
-        if (c === BACKSLASH) {
-          if (i + 1 >= n) this.escaped = true;
-          i += 2;
-          continue;
-        }
-        if (c === QUOTE) {
-          this.inString = false;
-          if (this.keyStart >= 0) this.keyText = this.keyHead + chunk.slice(this.keyStart, i);
-          this.keyStart = -1;
-          this.keyHead = "";
-        }
+        i = this.readString(chunk, i);
+      } else {
+        this.readStructure(chunk, i, chunk.charCodeAt(i));
         i++;
+      }
+    }
+    this.carryOver(chunk);
+  }
+
+  /** Reads a string's text from `from` to its closing quote or the chunk's end; returns where reading goes on. */
+  private readString(chunk: string, from: number): number {
+    const n = chunk.length;
+    let i = from;
+    while (i < n) {
+      const c = chunk.charCodeAt(i);
+      if (c === BACKSLASH) {
+        if (i + 1 >= n) this.escaped = true;
+        i += 2;
         continue;
       }
-      switch (c) {
-        case QUOTE:
-          if (this.inItems && this.depth === 2) throw this.notAnObject(chunk, i);
-          this.inString = true;
-          this.itemsValueNext = false;
-          // A string of the top-level object may be the key "items".
-          this.keyStart = this.depth === 1 && !this.inItems ? i + 1 : -1;
-          this.keyText = undefined;
-          break;
-        case COLON:
-          if (this.depth === 1 && !this.inItems) this.itemsValueNext = this.keyText === "items" && !this.itemsDone;
-          this.keyText = undefined;
-          break;
-        case OPEN_BRACKET:
-        case OPEN_BRACE:
-          if (this.depth === 1 && this.itemsValueNext && c === OPEN_BRACKET) {
-            // The items array starts: the rest gets `[` now and `]` at its end, the items nothing.
-            this.rest.push(chunk.slice(this.restStart, i + 1));
-            this.inItems = true;
-          } else if (this.inItems && this.depth === 2) {
-            if (c !== OPEN_BRACE) throw this.notAnObject(chunk, i);
-            this.itemStart = i;
-          }
-          this.itemsValueNext = false;
-          this.depth++;
-          break;
-        case CLOSE_BRACKET:
-        case CLOSE_BRACE:
-          this.depth--;
-          if (this.depth < 0) throw new ListSyntaxError("unbalanced brackets");
-          if (this.inItems && this.depth === 2 && c === CLOSE_BRACE) this.emit(chunk, i + 1);
-          else if (this.inItems && this.depth === 1) {
-            this.inItems = false;
-            this.itemsDone = true;
-            this.restStart = i;
-          }
-          break;
-        case COMMA:
-          this.itemsValueNext = false;
-          break;
-        default:
-          if (c > 32) {
-            if (this.inItems && this.depth === 2) throw this.notAnObject(chunk, i);
-            this.itemsValueNext = false;
-          }
+      if (c === QUOTE) {
+        this.inString = false;
+        if (this.keyStart >= 0) this.keyText = this.keyHead + chunk.slice(this.keyStart, i);
+        this.keyStart = -1;
+        this.keyHead = "";
+        return i + 1;
       }
       i++;
     }
-    // What is unfinished continues at the start of the next chunk.
+    return i;
+  }
+
+  /** Takes the character `c` at `i`, outside strings: it may open a string, enter or leave the items array, or end an item. */
+  private readStructure(chunk: string, i: number, c: number): void {
+    switch (c) {
+      case QUOTE:
+        if (this.inItems && this.depth === 2) throw this.notAnObject(chunk, i);
+        this.inString = true;
+        this.itemsValueNext = false;
+        // A string of the top-level object may be the key "items".
+        this.keyStart = this.depth === 1 && !this.inItems ? i + 1 : -1;
+        this.keyText = undefined;
+        break;
+      case COLON:
+        if (this.depth === 1 && !this.inItems) this.itemsValueNext = this.keyText === "items" && !this.itemsDone;
+        this.keyText = undefined;
+        break;
+      case OPEN_BRACKET:
+      case OPEN_BRACE:
+        if (this.depth === 1 && this.itemsValueNext && c === OPEN_BRACKET) {
+          // The items array starts: the rest gets `[` now and `]` at its end, the items nothing.
+          this.rest.push(chunk.slice(this.restStart, i + 1));
+          this.inItems = true;
+        } else if (this.inItems && this.depth === 2) {
+          if (c !== OPEN_BRACE) throw this.notAnObject(chunk, i);
+          this.itemStart = i;
+        }
+        this.itemsValueNext = false;
+        this.depth++;
+        break;
+      case CLOSE_BRACKET:
+      case CLOSE_BRACE:
+        this.depth--;
+        if (this.depth < 0) throw new ListSyntaxError("unbalanced brackets");
+        if (this.inItems && this.depth === 2 && c === CLOSE_BRACE) this.emit(chunk, i + 1);
+        else if (this.inItems && this.depth === 1) {
+          this.inItems = false;
+          this.itemsDone = true;
+          this.restStart = i;
+        }
+        break;
+      case COMMA:
+        this.itemsValueNext = false;
+        break;
+      default:
+        if (c > 32) {
+          if (this.inItems && this.depth === 2) throw this.notAnObject(chunk, i);
+          this.itemsValueNext = false;
+        }
+    }
+  }
+
+  /** Keeps what is unfinished at the chunk's end (the top-level text, an item, a key) to continue with the next chunk. */
+  private carryOver(chunk: string): void {
     if (!this.inItems) this.rest.push(chunk.slice(this.restStart));
     if (this.itemStart >= 0) {
       this.itemHead.push(chunk.slice(this.itemStart));
