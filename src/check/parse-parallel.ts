@@ -68,28 +68,9 @@ export function parseOne(file: InputFile): FileOutcome {
  */
 export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYTES): ParseJob {
   const bytes = groups.flat().reduce((n, f) => n + f.text.length, 0);
-  if (bytes < threshold) {
-    const t = performance.now();
-    let result: Promise<ParsedFiles[]>;
-    try {
-      result = Promise.resolve(groups.map((files) => parseInputFiles(files)));
-    } catch (err) {
-      result = Promise.reject(err as Error);
-    }
-    const ms = performance.now() - t;
-    guard(result);
-    return { result, parseMs: () => ms, parallel: false, help: () => undefined, cancel: () => undefined };
-  }
+  if (bytes < threshold) return parseHere(groups);
   const files = groups.flat();
-  const units: ParseUnit[] = [];
-  /** The units of each file: [first, end). */
-  const spans: [number, number][] = files.map((f, of) => {
-    const first = units.length;
-    const pieces = listPieces(f.text);
-    if (pieces) for (const piece of pieces) units.push({ of, piece });
-    else units.push({ of });
-    return [first, units.length];
-  });
+  const { units, spans } = cutIntoUnits(files);
   const counter = new Int32Array(new SharedArrayBuffer(4));
   const outcomes: (UnitOutcome | undefined)[] = new Array(units.length);
   let workerMs = 0;
@@ -97,49 +78,9 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
   // Beside this module: dist/src/check/parse-worker.js, or from the bundle the worker's own bundle
   // (dist/src/bundle/parse-worker.js, which loads only the YAML reader: no engine, no CEL).
   const worker = new Worker(new URL("./parse-worker.js", import.meta.url), { workerData: { files, units, counter } });
-  const fromWorker = new Promise<void>((resolve, reject) => {
-    worker.once("message", (m: { json?: string; ms?: number; error?: string }) => {
-      workerMs = m.ms ?? 0;
-      if (m.json === undefined) return reject(new Error(m.error));
-      for (const [i, outcome] of JSON.parse(m.json) as [number, UnitOutcome][]) outcomes[i] = outcome;
-      resolve();
-    });
-    worker.once("error", reject);
-    worker.once("exit", (code) => reject(new Error(`the parse worker exited with code ${code} before answering`)));
-  });
-  /** A file's outcome from its units; a List whose cut went wrong somewhere is parsed whole, here. */
-  const outcomeOf = (f: number): FileOutcome => {
-    const [first, end] = spans[f] as [number, number];
-    const parts: FileOutcome[] = [];
-    for (let u = first; u < end; u++) {
-      const outcome = outcomes[u];
-      if (!outcome) throw new Error(`the parse worker did not parse ${files[f]?.file}`);
-      if ("retry" in outcome) return parseOne(files[f] as InputFile);
-      parts.push(outcome);
-    }
-    if (parts.length === 1) return parts[0] as FileOutcome;
-    const merged: ParsedFiles = { objects: [], skipped: [], errors: [] };
-    for (const part of parts) {
-      if ("fatal" in part) return part;
-      for (const o of part.objects) merged.objects.push(o);
-    }
-    return merged;
-  };
-  const result = fromWorker.then(() => {
-    const out: ParsedFiles[] = [];
-    let i = 0;
-    for (const group of groups) {
-      const parsed: ParsedFiles = { objects: [], skipped: [], errors: [] };
-      for (let end = i + group.length; i < end; i++) {
-        const outcome = outcomeOf(i);
-        if ("fatal" in outcome) throw new Error(outcome.fatal);
-        for (const o of outcome.objects) parsed.objects.push(o);
-        parsed.skipped.push(...outcome.skipped);
-        parsed.errors.push(...outcome.errors);
-      }
-      out.push(parsed);
-    }
-    return out;
+  const result = workerAnswer(worker, outcomes).then((ms) => {
+    workerMs = ms;
+    return groupOutcomes(groups, (f) => fileOutcome(files, f, spans[f] as [number, number], outcomes));
   });
   // The worker keeps the event loop alive until it answers (the caller awaits nothing else), and
   // exits by itself once it has; a settled promise ignores that later exit.
@@ -150,6 +91,82 @@ export function startParse(groups: InputFile[][], threshold = PARALLEL_PARSE_BYT
     ownMs += performance.now() - t;
   };
   return { result, parseMs: () => workerMs + ownMs, parallel: true, help, cancel: () => void worker.terminate() };
+}
+
+/** Too little text for a worker: every group parsed now, on this thread. */
+function parseHere(groups: InputFile[][]): ParseJob {
+  const t = performance.now();
+  let result: Promise<ParsedFiles[]>;
+  try {
+    result = Promise.resolve(groups.map((files) => parseInputFiles(files)));
+  } catch (err) {
+    result = Promise.reject(err as Error);
+  }
+  const ms = performance.now() - t;
+  guard(result);
+  return { result, parseMs: () => ms, parallel: false, help: () => undefined, cancel: () => undefined };
+}
+
+/** The units the threads share: a large List's items one by one, any other file whole; `spans[f]` is file f's units, [first, end). */
+function cutIntoUnits(files: readonly InputFile[]): { units: ParseUnit[]; spans: [number, number][] } {
+  const units: ParseUnit[] = [];
+  const spans = files.map((f, of): [number, number] => {
+    const first = units.length;
+    const pieces = listPieces(f.text);
+    if (pieces) for (const piece of pieces) units.push({ of, piece });
+    else units.push({ of });
+    return [first, units.length];
+  });
+  return { units, spans };
+}
+
+/** Resolves, with the worker's parsing time, once the worker has put its outcomes in `outcomes`. */
+function workerAnswer(worker: Worker, outcomes: (UnitOutcome | undefined)[]): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    worker.once("message", (m: { json?: string; ms?: number; error?: string }) => {
+      if (m.json === undefined) return reject(new Error(m.error));
+      for (const [i, outcome] of JSON.parse(m.json) as [number, UnitOutcome][]) outcomes[i] = outcome;
+      resolve(m.ms ?? 0);
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`the parse worker exited with code ${code} before answering`)));
+  });
+}
+
+/** File f's outcome from its units; a List whose cut went wrong somewhere is parsed whole, here. */
+function fileOutcome(files: readonly InputFile[], f: number, [first, end]: [number, number], outcomes: readonly (UnitOutcome | undefined)[]): FileOutcome {
+  const parts: FileOutcome[] = [];
+  for (let u = first; u < end; u++) {
+    const outcome = outcomes[u];
+    if (!outcome) throw new Error(`the parse worker did not parse ${files[f]?.file}`);
+    if ("retry" in outcome) return parseOne(files[f] as InputFile);
+    parts.push(outcome);
+  }
+  if (parts.length === 1) return parts[0] as FileOutcome;
+  const merged: ParsedFiles = { objects: [], skipped: [], errors: [] };
+  for (const part of parts) {
+    if ("fatal" in part) return part;
+    for (const o of part.objects) merged.objects.push(o);
+  }
+  return merged;
+}
+
+/** What each group of files holds, in file order, from the outcome of every file (numbered across the groups). */
+function groupOutcomes(groups: readonly InputFile[][], outcomeOf: (f: number) => FileOutcome): ParsedFiles[] {
+  const out: ParsedFiles[] = [];
+  let i = 0;
+  for (const group of groups) {
+    const parsed: ParsedFiles = { objects: [], skipped: [], errors: [] };
+    for (let end = i + group.length; i < end; i++) {
+      const outcome = outcomeOf(i);
+      if ("fatal" in outcome) throw new Error(outcome.fatal);
+      for (const o of outcome.objects) parsed.objects.push(o);
+      parsed.skipped.push(...outcome.skipped);
+      parsed.errors.push(...outcome.errors);
+    }
+    out.push(parsed);
+  }
+  return out;
 }
 
 /** The caller may fail (an invalid policy) before awaiting the parse: that must not be an unhandled rejection. */
