@@ -44,15 +44,30 @@ export class ServerMetrics {
   readonly badRequests: Counter<"code">;
   readonly droppedConnections: Counter;
   readonly inFlight: Gauge;
-  readonly policyReloads: Counter;
-  readonly policyReloadErrors: Counter;
-  readonly policyGeneration: Gauge;
-  readonly policySetInfo: Gauge<"hash">;
-  readonly policyCount: Gauge;
-  readonly policyLastReloadSuccess: Gauge;
-  readonly certReloads: Counter;
-  readonly certReloadErrors: Counter;
-  readonly certNotAfter: Gauge;
+  private readonly registers = [this.registry];
+  // The policy set's metrics: set by the server on each (re)load.
+  readonly policyReloads = new Counter({ name: "virtguard_policy_reloads_total", help: "Policy sets loaded successfully (including the first).", registers: this.registers });
+  readonly policyReloadErrors = new Counter({
+    name: "virtguard_policy_reload_errors_total",
+    help: "Policy directory changes rejected as a whole (the last good set kept serving).",
+    registers: this.registers,
+  });
+  readonly policyGeneration = new Gauge({ name: "virtguard_policy_set_generation", help: "Generation of the policy set being served: 1 at start, +1 per successful reload.", registers: this.registers });
+  readonly policySetInfo = new Gauge({ name: "virtguard_policy_set_info", help: "1 for the hash of the policy set being served.", labelNames: ["hash"], registers: this.registers });
+  readonly policyCount = new Gauge({ name: "virtguard_policies_loaded", help: "Policies in the set being served.", registers: this.registers });
+  readonly policyLastReloadSuccess = new Gauge({
+    name: "virtguard_policy_last_reload_success",
+    help: "1 when the last attempt to load the policy directory succeeded, 0 when it was rejected.",
+    registers: this.registers,
+  });
+  // The serving certificate's metrics: set by the server on each (re)load.
+  readonly certReloads = new Counter({ name: "virtguard_tls_certificate_reloads_total", help: "Serving certificates loaded (including the first).", registers: this.registers });
+  readonly certReloadErrors = new Counter({
+    name: "virtguard_tls_certificate_reload_errors_total",
+    help: "Changed certificate/key files rejected (unreadable or not a matching pair); the previous certificate kept serving.",
+    registers: this.registers,
+  });
+  readonly certNotAfter = new Gauge({ name: "virtguard_tls_certificate_not_after_seconds", help: "Expiry of the serving certificate, Unix time.", registers: this.registers });
   readonly ready: Gauge;
   /** POST /validate requests being answered (virtguard_admission_requests_in_flight). */
   requestsInFlight = 0;
@@ -63,7 +78,7 @@ export class ServerMetrics {
   private readonly policies = new BoundedLabel(256);
 
   constructor(opts: { timeoutSeconds: number; defaultMetrics?: boolean }) {
-    const registers = [this.registry];
+    const registers = this.registers;
     const tally = this.tally;
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
@@ -113,32 +128,6 @@ export class ServerMetrics {
         this.set(self.requestsInFlight);
       },
     });
-    this.policyReloads = new Counter({ name: "virtguard_policy_reloads_total", help: "Policy sets loaded successfully (including the first).", registers });
-    this.policyReloadErrors = new Counter({
-      name: "virtguard_policy_reload_errors_total",
-      help: "Policy directory changes rejected as a whole (the last good set kept serving).",
-      registers,
-    });
-    this.policyGeneration = new Gauge({ name: "virtguard_policy_set_generation", help: "Generation of the policy set being served: 1 at start, +1 per successful reload.", registers });
-    this.policySetInfo = new Gauge({
-      name: "virtguard_policy_set_info",
-      help: "1 for the hash of the policy set being served.",
-      labelNames: ["hash"],
-      registers,
-    });
-    this.policyCount = new Gauge({ name: "virtguard_policies_loaded", help: "Policies in the set being served.", registers });
-    this.policyLastReloadSuccess = new Gauge({
-      name: "virtguard_policy_last_reload_success",
-      help: "1 when the last attempt to load the policy directory succeeded, 0 when it was rejected.",
-      registers,
-    });
-    this.certReloads = new Counter({ name: "virtguard_tls_certificate_reloads_total", help: "Serving certificates loaded (including the first).", registers });
-    this.certReloadErrors = new Counter({
-      name: "virtguard_tls_certificate_reload_errors_total",
-      help: "Changed certificate/key files rejected (unreadable or not a matching pair); the previous certificate kept serving.",
-      registers,
-    });
-    this.certNotAfter = new Gauge({ name: "virtguard_tls_certificate_not_after_seconds", help: "Expiry of the serving certificate, Unix time.", registers });
     this.ready = new Gauge({
       name: "virtguard_ready",
       help: "1 when /readyz answers 200.",
