@@ -24,6 +24,13 @@ export default tseslint.config(
   },
   { files: ["src/engine/object.ts"], rules: { "no-restricted-syntax": "off" } },
   {
+    // A function longer than a screen does several things: name them. The CEL code generator is
+    // left out while it is being optimised (codegen/calls.ts's native() is 71 lines).
+    files: ["src/**/*.ts"],
+    ignores: ["src/engine/cel/**"],
+    rules: { "max-lines-per-function": ["error", { max: 70, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     // One YAML library, behind one module: js-yaml is imported by src/yaml/ alone.
     files: ["src/**/*.ts", "scripts/**/*.ts", "bench/**/*.ts", "test/**/*.ts"],
     ignores: ["src/yaml/**"],
