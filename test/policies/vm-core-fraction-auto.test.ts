@@ -93,13 +93,23 @@ describe(`${POLICY}: edge cases`, () => {
     assert.deepEqual(run({ object, oldObject: vm("autoscaled", 12, "50%"), context: [fixture("vm/class-autoscaled-v1alpha3.yaml")] }).denials, []);
   });
 
-  test("malformed VirtualMachines do not break the policy", () => {
+  test("malformed VirtualMachines do not break the policy: it judges what is there", () => {
     const noCpu = vm("autoscaled", 4, "Auto");
     delete (noCpu.spec as JsonObject).cpu;
     const noClass = vm("autoscaled", 4, "Auto");
     delete (noClass.spec as JsonObject).virtualMachineClassName;
     const stringCores = vm("autoscaled", 4, null);
     (stringCores.spec as { cpu: JsonObject }).cpu.cores = "4";
-    for (const object of [noCpu, noClass, stringCores]) run({ object, context: [fixture("vm/class-autoscaled-v1alpha3.yaml")] });
+    const autoStringCores = vm("autoscaled", 4, "Auto");
+    (autoStringCores.spec as { cpu: JsonObject }).cpu.cores = "4";
+    const context = [fixture("vm/class-autoscaled-v1alpha3.yaml")];
+    // No fraction at all: nothing for this policy to say.
+    assert.deepEqual(mine(run({ object: noCpu, context }).denials), []);
+    assert.deepEqual(mine(run({ object: stringCores, context }).denials), []);
+    // Auto without a class still needs both gates (none are on here).
+    const gates = mine(run({ object: noClass, context }).denials).map((d) => /needs the (\w+) feature gate/.exec(d)?.[1]);
+    assert.deepEqual(gates, GATES);
+    // With both gates on, none of them is denied.
+    for (const object of [noCpu, noClass, stringCores, autoStringCores]) assert.deepEqual(mine(run({ object, context, params: { featureGates: GATES } }).denials), [], JSON.stringify(object.spec));
   });
 });

@@ -165,10 +165,19 @@ describe(`${NETWORKS}: UPDATE`, () => {
 });
 
 describe(`${NETWORKS}: malformed lists the CRD would reject`, () => {
-  test("do not break the policies", () => {
-    for (const networks of [["x", 5], [{ name: "x" }], [{ type: "Network", name: "a", id: "2" }], [{ type: "Main", id: "1" }, { type: "Network", name: 7 }]] as unknown as JsonObject[][]) {
-      run({ object: vm(networks), oldObject: vm([main]) });
-      run({ object: vm(networks) });
+  test("do not break the policies: entries of no known type are left to the schema, an id that is not a number is named", () => {
+    const cases: [unknown[], RegExp[]][] = [
+      [["x", 5], []],
+      [[{ name: "x" }], []],
+      [[{ type: "Network", name: "a", id: "2" }], [/^\[vm-networks\] spec\.networks: Network "a" has id .*; network ids lie between 1 and 16383/]],
+      [[{ type: "Main", id: "1" }, { type: "Network", name: 7 }], [/^\[vm-networks\] spec\.networks: Main has id .*; network ids lie between 1 and 16383/]],
+    ];
+    for (const [networks, expected] of cases) {
+      for (const j of [run({ object: vm(networks as JsonObject[]), oldObject: vm([main]) }), run({ object: vm(networks as JsonObject[]) })]) {
+        const denials = networkDenials(j);
+        assert.equal(denials.length, expected.length, `${JSON.stringify(networks)}: ${denials.join("; ")}`);
+        expected.forEach((pattern, i) => assert.match(denials[i] as string, pattern));
+      }
     }
   });
 });
