@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { CheckReport } from "../check/report.js";
-import { flagError, UsageError, type Command } from "./command.js";
+import { asUsageErrors, flagError, UsageError, type Command } from "./command.js";
 import { writeReport } from "./report-output.js";
 import { parseEvalTimeout } from "./duration.js";
 
@@ -96,7 +96,7 @@ export const command: Command = {
     const log = v.quiet ? () => undefined : (line: string) => process.stderr.write(`virtguard audit: ${line}\n`);
     const [{ SHIPPED_POLICIES }, { exitCodeOf, summaryLine }] = await Promise.all([import("../policy-files/policy-dir.js"), import("../check/report.js")]);
     const policies = v.policies ?? SHIPPED_POLICIES;
-    const report = await asUsageErrors(async () => {
+    const report = await asUsageErrors("audit", "nothing was audited", async () => {
       if (v.cluster) {
         const [{ auditCluster }, { clusterSource }, { pino }] = await Promise.all([import("../audit/live.js"), import("./audit-cluster.js"), import("pino")]);
         return auditCluster({
@@ -126,15 +126,6 @@ export const command: Command = {
     return exitCodeOf(report.summary, v["warnings-as-errors"]);
   },
 };
-
-async function asUsageErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(err.message);
-    throw err;
-  }
-}
 
 async function render(format: Format, report: CheckReport): Promise<string> {
   const version = async () => (await import("./version.js")).version();

@@ -1,5 +1,5 @@
 import type { CheckReport } from "../check/report.js";
-import { parseCommandArgs, UsageError, type Command } from "./command.js";
+import { asUsageErrors, parseCommandArgs, UsageError, type Command } from "./command.js";
 import { writeReport } from "./report-output.js";
 import { parseEvalTimeout } from "./duration.js";
 
@@ -104,7 +104,7 @@ export const command: Command = {
       import("../check/report.js"),
     ]);
     const profile = Profile.fromEnv();
-    const report = await wrapAsyncErrors(() =>
+    const report = await asUsageErrors("check", "nothing was checked", () =>
       runCheck({
         paths: parsed.positionals,
         policies: v.policies ?? SHIPPED_POLICIES,
@@ -127,22 +127,6 @@ export const command: Command = {
     return exitCodeOf(report.summary, v["warnings-as-errors"]);
   },
 };
-
-/** Loading errors (bad policy, bad context file, unreadable manifest, bad parameter) are the user's: one line, exit 2. */
-async function wrapAsyncErrors<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    // Several unreadable files: one line each, then the count as the error itself.
-    const lines = err instanceof Error ? err.message.split("\n") : [];
-    if (lines.length > 1) {
-      for (const line of lines) process.stderr.write(`virtguard check: error: ${line}\n`);
-      throw new UsageError(`${lines.length} files could not be read (listed above); nothing was checked`);
-    }
-    if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(err.message);
-    throw err;
-  }
-}
 
 type Renderer = (report: CheckReport) => string;
 

@@ -21,6 +21,25 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * Runs what `virtguard <command>` loads (policies, context files, manifests, parameters): what it
+ * throws is the user's, one line and exit 2. Several unreadable files come as one line each on
+ * stderr, then their count as the error itself, `nothing` saying what was not done.
+ */
+export async function asUsageErrors<T>(command: string, nothing: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const lines = err instanceof Error ? err.message.split("\n") : [];
+    if (lines.length > 1) {
+      for (const line of lines) process.stderr.write(`virtguard ${command}: error: ${line}\n`);
+      throw new UsageError(`${lines.length} files could not be read (listed above); ${nothing}`);
+    }
+    if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** node:util's parseArgs for `virtguard <command>`: an unknown flag or a missing value is a UsageError pointing at its --help. */
 export function parseCommandArgs<T extends ParseArgsConfig>(command: string, config: T): ReturnType<typeof parseArgs<T>> {
   try {

@@ -148,6 +148,18 @@ describe("virtguard audit of a cluster dump", () => {
     assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
   });
 
+  test("several dumps that are not YAML: exit 2, each named on its own line, then their count", async () => {
+    const dir = tempTree({ "a.yaml": "a: [\n", "b.yaml": "b: {\n" });
+    const { code, stdout, stderr } = await runCli(["audit", "--quiet", join(dir, "a.yaml"), join(dir, "b.yaml")]);
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 3, stderr);
+    assert.match(lines[0] ?? "", /^virtguard audit: error: .*a\.yaml:2: invalid YAML/);
+    assert.match(lines[1] ?? "", /^virtguard audit: error: .*b\.yaml:2: invalid YAML/);
+    assert.match(lines[2] ?? "", /^virtguard: 2 files could not be read \(listed above\); nothing was audited$/);
+  });
+
   test("--help documents the UPDATE-of-itself judgment and the formats", async () => {
     const { code, stdout } = await runCli(["audit", "--help"]);
     assert.equal(code, 0);
