@@ -1,12 +1,12 @@
 import { BudgetExceededError, UNLIMITED, type EvaluationBudget } from "./budget.js";
-import type { Bindings, CompiledExpression, Value, VariableScope } from "./cel/compile.js";
-import { CelFault } from "./cel/codegen/values.js";
+import type { Bindings, CompiledExpression, Value } from "./cel/compile.js";
 import { withBudget } from "./cel/metering.js";
 import { parametersRead, parametersReadByPolicy } from "./assumptions.js";
 import { embeddedRequest, mergeEmbedded } from "./embedded.js";
 import { labelsOf, objectSelectorMatches, rulesMatch, selectorMatches } from "./match.js";
 import { singleLine } from "./message.js";
 import type { BoundParameters } from "./parameters.js";
+import { ExpressionBindings, LazyVariables, PolicyStopped, RequestView, type VariableResolver } from "./policy-scope.js";
 import type { CompiledPolicy, CompiledValidation, CompiledVariable, PolicySet } from "./policy-set.js";
 import type { Action, AdmissionRequest, ClusterContext, Finding, Verdict } from "./types.js";
 
@@ -66,7 +66,9 @@ export function evaluate(set: PolicySet, request: AdmissionRequest, options: Eva
   if (candidates.length === 0) return verdict;
   const budget = options.budget ?? UNLIMITED;
   withBudget(budget, () => {
-    const base = requestBindings(request, options.params);
+    const view = new RequestView(request);
+    // matchConditions read no variables: they all share one scope.
+    const base = new ExpressionBindings(view, options.params.values, undefined);
     // Policies often share a matchCondition (say, "not being deleted"); the loader interns equal
     // ones, so each distinct condition runs once per request.
     const conditions = new Map<CompiledExpression, Value | Error>();
@@ -79,7 +81,7 @@ export function evaluate(set: PolicySet, request: AdmissionRequest, options: Eva
       }
       try {
         if (!objectSelectorMatches(policy, request) || !namespaceMatches(policy, request, options.context)) continue;
-        new PolicyRun(policy, request, base, options.context, verdict, conditions, budget, options.params.assumed).run();
+        new PolicyRun(policy, view, base, options.context, verdict, conditions, budget, options.params.assumed).run();
         if (policy.judgeEmbedded && verdict.matched.at(-1) === policy.name) {
           const embedded = embeddedRequest(request, policy.judgeEmbedded);
           // The embedded kind's own policies; one level deep, as a template holds no further templates.
@@ -122,14 +124,6 @@ function record(verdict: Verdict, finding: Finding): void {
   list.push(finding);
 }
 
-/** The request as expressions read it: decoded JSON, never converted. */
-interface RequestBindings {
-  readonly object: unknown;
-  readonly oldObject: unknown;
-  readonly request: unknown;
-  readonly params: unknown;
-}
-
 /** The parameters as a view that notes which of the watched names an expression reads. */
 function readsRecorded(params: unknown, watched: ReadonlySet<string>, read: Set<string>): unknown {
   if (typeof params !== "object" || params === null) return params;
@@ -152,11 +146,6 @@ function readsRecorded(params: unknown, watched: ReadonlySet<string>, read: Set<
   });
 }
 
-function requestBindings(request: AdmissionRequest, params: BoundParameters): RequestBindings {
-  const { object, oldObject, ...rest } = request;
-  return { object: object ?? null, oldObject: oldObject ?? null, request: rest, params: params.values };
-}
-
 function namespaceMatches(policy: CompiledPolicy, request: AdmissionRequest, context: ClusterContext): boolean {
   // As for webhooks, a namespace selector does not restrict cluster-scoped objects.
   if (!policy.namespaceSelector || !request.namespace) return true;
@@ -176,89 +165,43 @@ function watchedParameters(policy: CompiledPolicy, assumed: ReadonlySet<string>)
   return byPolicy.get(policy);
 }
 
-/** Stops a policy's evaluation once a lookup's onMissing has decided it. */
-class PolicyStopped extends Error {}
-
-const variablesByPolicy = new WeakMap<CompiledPolicy, ReadonlyMap<string, CompiledVariable>>();
-
-function variablesOf(policy: CompiledPolicy): ReadonlyMap<string, CompiledVariable> {
-  let m = variablesByPolicy.get(policy);
-  if (!m) variablesByPolicy.set(policy, (m = new Map(policy.variables.map((v) => [v.name, v]))));
-  return m;
-}
-
-/**
- * A policy's variables for one request: each is computed on first use and remembered, so naming
- * a value costs nothing and an unused one is never computed. A variable that fails is a CEL
- * error where it is used.
- */
-class LazyVariables implements VariableScope {
-  /** Made on first use: most policies a request reaches stop at a matchCondition. */
-  private values: Map<string, Value | CelFault> | undefined;
-
-  constructor(
-    private readonly declared: ReadonlyMap<string, CompiledVariable>,
-    private readonly resolve: (variable: CompiledVariable) => Value,
-  ) {}
-
-  get(name: string): Value {
-    let v = this.values?.get(name);
-    if (v === undefined) {
-      const variable = this.declared.get(name);
-      if (!variable) throw new CelFault(`field not found: ${name}`);
-      try {
-        v = this.resolve(variable);
-      } catch (err) {
-        if (err instanceof PolicyStopped || err instanceof BudgetExceededError) throw err;
-        v = new CelFault(err instanceof Error || err instanceof CelFault ? err.message : String(err));
-      }
-      (this.values ??= new Map()).set(name, v);
-    }
-    if (v instanceof CelFault) throw v;
-    return v;
-  }
-
-  /** Settles a variable's value from outside (a missing lookup reads as null afterwards). */
-  set(name: string, value: Value): void {
-    (this.values ??= new Map()).set(name, value);
-  }
-
-  all(): Value {
-    const m = new Map<string, Value>();
-    for (const name of this.declared.keys()) m.set(name, this.get(name));
-    return m;
-  }
-}
-
-class PolicyRun {
-  private readonly variables: LazyVariables;
-  private readonly bindings: Bindings;
+class PolicyRun implements VariableResolver {
+  /** Made once the policy's matchConditions hold: most policies a request reaches stop there. */
+  private variables: LazyVariables | undefined;
+  private bindings: ExpressionBindings;
 
   /** The defaulted ("assumed") parameters this run has read so far (none watched: none). */
-  private readonly assumedRead: Set<string> | undefined;
+  private assumedRead: Set<string> | undefined;
 
   constructor(
     private readonly policy: CompiledPolicy,
-    private readonly request: AdmissionRequest,
-    base: RequestBindings,
+    private readonly view: RequestView,
+    /** The request-wide scope, without variables: what matchConditions read. */
+    private readonly base: ExpressionBindings,
     private readonly context: ClusterContext,
     private readonly verdict: Verdict,
     private readonly conditions: Map<CompiledExpression, Value | Error>,
     private readonly budget: EvaluationBudget,
     private readonly assumed?: ReadonlySet<string>,
   ) {
-    this.variables = new LazyVariables(variablesOf(policy), (v) => this.resolve(v));
+    this.bindings = base;
+  }
+
+  /** The policy's own scope: its variables, and the parameters as a view that records reads when one is assumed. */
+  private enter(): void {
+    const variables = (this.variables = new LazyVariables(this.policy, this));
     // Only a policy that may read a defaulted parameter gets the recording view (a Proxy costs).
-    const watched = assumed && assumed.size > 0 ? watchedParameters(policy, assumed) : undefined;
-    if (watched) this.assumedRead = new Set();
-    const params = watched && this.assumedRead ? readsRecorded(base.params, watched, this.assumedRead) : base.params;
-    this.bindings = { object: base.object, oldObject: base.oldObject, request: base.request, params, variables: this.variables };
+    const assumed = this.assumed;
+    const watched = assumed && assumed.size > 0 ? watchedParameters(this.policy, assumed) : undefined;
+    let params = this.base.params;
+    if (watched) params = readsRecorded(params, watched, (this.assumedRead = new Set()));
+    this.bindings = new ExpressionBindings(this.view, params, variables);
   }
 
   private condition(expr: CompiledExpression): Value | Error {
     let value = this.conditions.get(expr);
     if (value === undefined) {
-      value = expr.evaluate(this.bindings, this.budget);
+      value = expr.evaluate(this.base.asBindings(), this.budget);
       if (value instanceof BudgetExceededError) throw value;
       this.conditions.set(expr, value);
     }
@@ -277,10 +220,11 @@ class PolicyRun {
         return;
       }
       this.verdict.matched.push(this.policy.name);
+      this.enter();
       // Lookups that can stop the policy when their object is missing decide before any rule runs,
       // in declaration order; every other variable waits until an expression reads it.
       for (const variable of this.policy.variables) {
-        if (variable.type === "get" && variable.onMissing !== "Null") this.variables.get(variable.name);
+        if (variable.type === "get" && variable.onMissing !== "Null") this.variables?.get(variable.name);
       }
       for (const v of this.policy.validations) {
         at = v;
@@ -315,7 +259,7 @@ class PolicyRun {
   }
 
   private value(expr: CompiledExpression, what: string): Value {
-    const value = expr.evaluate(this.bindings, this.budget);
+    const value = expr.evaluate(this.bindings.asBindings(), this.budget);
     if (value instanceof BudgetExceededError) throw value;
     if (value instanceof Error) throw new Error(`${what} ${JSON.stringify(expr.source)} failed: ${value.message}`);
     return value;
@@ -323,7 +267,7 @@ class PolicyRun {
 
   private message(fixed: string | undefined, expr: CompiledExpression | undefined): string | undefined {
     if (expr) {
-      const value = expr.evaluate(this.bindings, this.budget);
+      const value = expr.evaluate(this.bindings.asBindings(), this.budget);
       if (value instanceof BudgetExceededError) throw value;
       // As in ValidatingAdmissionPolicy, a failing or empty messageExpression falls back to message.
       if (typeof value === "string" && value.trim() !== "") return value;
@@ -349,7 +293,7 @@ class PolicyRun {
     list.push(finding);
   }
 
-  private resolve(variable: CompiledVariable): Value {
+  resolve(variable: CompiledVariable): Value {
     if (variable.type !== "expression") this.budget.checkDeadline();
     switch (variable.type) {
       case "expression":
@@ -359,7 +303,7 @@ class PolicyRun {
         const namespace = variable.namespace
           ? this.value(variable.namespace, `lookup "${variable.name}" namespace`)
           : variable.namespaced
-            ? (this.request.namespace ?? null)
+            ? (this.view.source.namespace ?? null)
             : null;
         const found =
           typeof name === "string" && name !== "" ? this.context.get(variable.kind, name, typeof namespace === "string" ? namespace : undefined) : undefined;
@@ -367,7 +311,7 @@ class PolicyRun {
         const onMissing = variable.onMissing;
         if (onMissing === "Null") return null;
         // Messages may refer to this one: it is null from here on.
-        this.variables.set(variable.name, null);
+        this.variables?.set(variable.name, null);
         if (onMissing.action !== "Allow") {
           const text = this.message(onMissing.message, onMissing.messageExpr) ?? `${variable.kind.split("/")[1]} "${String(name)}" not found`;
           this.report(onMissing.action, text, "NotFound");
@@ -400,7 +344,7 @@ class PolicyRun {
         // growing result makes the cost quadratic in the number of objects.
         const kept: Value[] = [];
         for (const item of found) {
-          const bindings: Bindings = { ...this.bindings, item };
+          const bindings = this.bindings.withItem(item);
           if (anyOf.some((expr) => this.test(expr, bindings, `lookup "${variable.name}" anyOf`))) kept.push(item);
         }
         return kept;

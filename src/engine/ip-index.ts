@@ -1,4 +1,4 @@
-import { parseCIDR, parseIP } from "./cel/net.js";
+import { CIDR_CACHE, parseIP } from "./cel/net.js";
 import type { IPQuery, JsonObject } from "./types.js";
 
 const MAX = { 4: (1n << 32n) - 1n, 6: (1n << 128n) - 1n } as const;
@@ -77,8 +77,8 @@ export class IPIndex {
   query(q: IPQuery): JsonObject[] {
     const limit = q.limit ?? Infinity;
     const out = new Set<JsonObject>();
-    const within = q.within?.map(parseCIDR);
-    const outside = q.outside?.map(parseCIDR);
+    const within = q.within?.map((c) => CIDR_CACHE.get(c));
+    const outside = q.outside?.map((c) => CIDR_CACHE.get(c));
     for (const family of [4, 6] as const) {
       let ranges: Range[] = within ? merge(within.filter((c) => c.ip.family === family).map((c): Range => [c.start, c.end])) : [[0n, MAX[family]]];
       if (outside) ranges = subtract(ranges, merge(outside.filter((c) => c.ip.family === family).map((c): Range => [c.start, c.end])));

@@ -1,5 +1,6 @@
 import * as q from "./quantity.js";
 import * as net from "./net.js";
+import { ParseCache } from "./parse-cache.js";
 import { quantityValue } from "./quantity-value.js";
 import { regex } from "./regex.js";
 import { isCelUint } from "@bufbuild/cel";
@@ -26,28 +27,6 @@ export interface Overload {
   readonly impl: (...args: never[]) => Value;
 }
 
-/**
- * Parsed forms of canonical strings. Evaluations see the same handful of values (policy limits,
- * the object's own fields) again and again; the bound keeps a hostile stream of distinct values
- * from growing memory.
- */
-class ParseCache<T> {
-  private readonly entries = new Map<string, T>();
-  constructor(
-    private readonly parse: (s: string) => T,
-    private readonly limit = 4096,
-  ) {}
-  get(text: string): T {
-    let v = this.entries.get(text);
-    if (v === undefined) {
-      v = this.parse(text);
-      if (this.entries.size >= this.limit) this.entries.clear();
-      this.entries.set(text, v);
-    }
-    return v;
-  }
-}
-
 /** Whether text parses, answered from the cache: policies test the same values again and again. */
 function parses<T>(cache: ParseCache<T>, text: string): boolean {
   try {
@@ -62,8 +41,8 @@ const quantities = new ParseCache(q.parseQuantity);
 /** `quantity(s)` as a CEL value, by text: a policy reads the same few sizes on every request. */
 const quantityValues = new ParseCache((s: string) => qWrap(q.parseQuantity(s)));
 const canonicalQuantities = new ParseCache(q.parseCanonicalKey);
-const ips = new ParseCache(net.parseIP);
-const cidrs = new ParseCache(net.parseCIDR);
+const ips = net.IP_CACHE;
+const cidrs = net.CIDR_CACHE;
 
 const qOf = (v: Opaque) => canonicalQuantities.get(v.text);
 const qWrap = (v: q.QuantityValue) => new Opaque("kubernetes.Quantity", q.canonicalKey(v));

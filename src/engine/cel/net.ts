@@ -1,4 +1,5 @@
 import { Address4, Address6 } from "ip-address";
+import { ParseCache } from "./parse-cache.js";
 
 /**
  * IP addresses and CIDR ranges with the semantics of Kubernetes' CEL `ip()`/`cidr()` library,
@@ -55,6 +56,13 @@ export function parseCIDR(text: string): CIDRValue {
   const start = (ip.value >> hostBits) << hostBits;
   return { ip, prefix, start, end: start + (1n << hostBits) - 1n };
 }
+
+/**
+ * Parsed addresses and ranges, shared by the CEL library and the IP index: the values a policy
+ * reads (the ModuleConfig's CIDRs, a VM's address) come back request after request.
+ */
+export const IP_CACHE = new ParseCache(parseIP);
+export const CIDR_CACHE = new ParseCache(parseCIDR);
 
 export function isIP(text: string): boolean {
   return tryParse(parseIP, text);
