@@ -1,5 +1,6 @@
 import { BudgetExceededError, UNLIMITED, type EvaluationBudget } from "./budget.js";
 import type { Bindings, CompiledExpression, Value } from "./cel/compile.js";
+import { CelFault } from "./cel/codegen/values.js";
 import { withBudget } from "./cel/metering.js";
 import { parametersRead, parametersReadByPolicy } from "./assumptions.js";
 import { embeddedRequest, mergeEmbedded } from "./embedded.js";
@@ -265,6 +266,20 @@ class PolicyRun implements VariableResolver {
     return value;
   }
 
+  /**
+   * An expression variable's value, run without the error-value round trip (LazyVariables turns
+   * any failure into an error value anyway); the message is made only when it fails.
+   */
+  private variableValue(name: string, expr: CompiledExpression): Value {
+    try {
+      return expr.call(this.bindings.asBindings(), this.budget);
+    } catch (err) {
+      if (err instanceof BudgetExceededError || err instanceof PolicyStopped) throw err;
+      const message = err instanceof Error || err instanceof CelFault ? err.message : String(err);
+      throw new Error(`variable "${name}" ${JSON.stringify(expr.source)} failed: ${message}`);
+    }
+  }
+
   private message(fixed: string | undefined, expr: CompiledExpression | undefined): string | undefined {
     if (expr) {
       const value = expr.evaluate(this.bindings.asBindings(), this.budget);
@@ -297,7 +312,7 @@ class PolicyRun implements VariableResolver {
     if (variable.type !== "expression") this.budget.checkDeadline();
     switch (variable.type) {
       case "expression":
-        return this.value(variable.expr, `variable "${variable.name}"`);
+        return this.variableValue(variable.name, variable.expr);
       case "get": {
         const name = this.value(variable.objectName, `lookup "${variable.name}" name`);
         const namespace = variable.namespace

@@ -19,7 +19,8 @@ export class RequestView {
   get request(): unknown {
     if (this.rest === undefined) {
       const rest: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(this.source)) if (key !== "object" && key !== "oldObject") rest[key] = value;
+      const source = this.source as unknown as Record<string, unknown>;
+      for (const key in source) if (key !== "object" && key !== "oldObject") rest[key] = source[key];
       this.rest = rest;
     }
     return this.rest;

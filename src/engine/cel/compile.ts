@@ -31,6 +31,12 @@ export interface CompiledExpression {
    * trip is not a CEL error: BudgetExceededError is thrown.
    */
   evaluate(bindings: Bindings, budget?: EvaluationBudget): Value | Error;
+  /**
+   * The value, or a throw: a CelFault (or another Error) for a CEL error, BudgetExceededError for a
+   * trip. For callers that catch anyway (a variable turns any failure into an error value), so
+   * the result needs no test and no Error is made on the way.
+   */
+  call(bindings: Bindings, budget: EvaluationBudget): Value;
 }
 
 export class CelCompileError extends Error {}
@@ -108,6 +114,9 @@ function storedFunction(source: string, code: GeneratedCode): CompiledExpression
         return failure(err);
       }
     },
+    call(bindings, budget) {
+      return (run ??= instantiate(code))(bindings, budget);
+    },
   };
 }
 
@@ -122,6 +131,7 @@ function compiledFunction(source: string, run: CompiledFunction): CompiledExpres
         return failure(err);
       }
     },
+    call: run,
   };
 }
 
@@ -194,6 +204,11 @@ function interpreted(source: string, parsed: ParsedExpr, roots: readonly string[
       } catch (err) {
         return failure(err);
       }
+    },
+    call(bindings, budget) {
+      const value = this.evaluate(bindings, budget);
+      if (value instanceof Error) throw value;
+      return value;
     },
   };
 }
