@@ -22,6 +22,8 @@ export function eq(a: Value, b: Value): boolean {
   // the interpreter's own values need asking.
   const tb = typeof b;
   if ((b === null || tb === "string" || tb === "boolean") && !(a instanceof Foreign)) return false;
+  // Two plain numbers that are not identical differ, NaN included (an integral double is boxed).
+  if (ta === "number" && tb === "number") return false;
   return eqSlow(a, b);
 }
 
