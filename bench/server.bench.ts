@@ -9,9 +9,14 @@
  * Throughput: (a) and (b) loaded in turn, --rounds times (autocannon, closed loop); the ratio is the
  * median of the rounds. Latency at a fixed rate: an open-loop paced generator (paced-load.ts).
  *
- *   npm run bench:server                              # 3 rounds of 5 s runs, 15 s soak
+ *   npm run bench:server                              # 15 s warm-up, 5 rounds of 5 s runs, 15 s soak
  *   npm run bench:server -- --soak 60                 # with a 60 s zero-error run
  *   npm run bench:server -- --cpu-prof                # also profile (b), apart, and print where time goes
+ *
+ * Each server is warmed up under load first (--warmup, default 15 s): V8 optimises serve's ~600
+ * generated policy functions over its first 10-15 s of load (about 1,000 functions optimised in
+ * the first 5 s, 185 in the next 5, then a handful), and the figures are the steady state a
+ * long-running replica serves in; with a 5 s warm-up the first (b) round still paid for compiling.
  *
  * Flags: --duration S (each max-throughput run), --rounds N, --warmup S, --rate N (paced run,
  * default 2000 req/s), --rate-duration S, --soak S (0 skips), --connections N (default 16), --cpu-prof.
@@ -84,8 +89,8 @@ function flags(): Flags {
   const { values } = parseArgs({
     options: {
       duration: { type: "string", default: "5" },
-      warmup: { type: "string", default: "5" },
-      rounds: { type: "string", default: "3" },
+      warmup: { type: "string", default: "15" },
+      rounds: { type: "string", default: "5" },
       rate: { type: "string", default: "2000" },
       "rate-duration": { type: "string", default: "10" },
       soak: { type: "string", default: "15" },
