@@ -90,7 +90,7 @@ describe(`${NETWORKS}: messages`, () => {
       `[${NETWORKS}] spec.networks lists Network "test" more than once; each network may be connected once. Remove the duplicate entries`,
     ]);
     assert.deepEqual(denials([{ type: "Main", id: 1 }, { type: "Network", name: "a", id: 0 }, { type: "Network", name: "b", id: 16384 }]), [
-      `[${NETWORKS}] spec.networks: Network "a" has id 0, Network "b" has id 16384; network ids lie between 1 and 16383. Set an id in that range, or leave it out to have one assigned`,
+      `[${NETWORKS}] spec.networks: Network "a" has id 0, Network "b" has id 16384; network ids are integers from 1 to 16383. Set an id in that range, or leave it out to have one assigned`,
     ]);
     assert.deepEqual(denials([{ type: "Main", id: 7 }]), [`[${NETWORKS}] spec.networks: the Main network has id 7; the Main network always has id 1. Set its id to 1 or leave it out`]);
     assert.deepEqual(denials([{ type: "Main", id: 1 }, { type: "Network", name: "a", id: 5 }, { type: "ClusterNetwork", name: "b", id: 5 }]), [
@@ -169,8 +169,8 @@ describe(`${NETWORKS}: malformed lists the CRD would reject`, () => {
     const cases: [unknown[], RegExp[]][] = [
       [["x", 5], []],
       [[{ name: "x" }], []],
-      [[{ type: "Network", name: "a", id: "2" }], [/^\[vm-networks\] spec\.networks: Network "a" has id .*; network ids lie between 1 and 16383/]],
-      [[{ type: "Main", id: "1" }, { type: "Network", name: 7 }], [/^\[vm-networks\] spec\.networks: Main has id .*; network ids lie between 1 and 16383/]],
+      [[{ type: "Network", name: "a", id: "2" }], [/^\[vm-networks\] spec\.networks: Network "a" has id "2", a string; network ids are integers from 1 to 16383\./]],
+      [[{ type: "Main", id: "1" }, { type: "Network", name: 7 }], [/^\[vm-networks\] spec\.networks: Main has id "1", a string; network ids are integers from 1 to 16383\./]],
     ];
     for (const [networks, expected] of cases) {
       for (const j of [run({ object: vm(networks as JsonObject[]), oldObject: vm([main]) }), run({ object: vm(networks as JsonObject[]) })]) {
