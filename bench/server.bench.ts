@@ -323,8 +323,10 @@ function summarizeProfile(file: string, window: { fromEndUs: number; toEndUs: nu
     if (fn === "(idle)") return "idle";
     if (fn === "(garbage collector)") return "GC";
     if (fn === "(program)") return "V8/native (program)";
-    if (url.includes("/dist/src/engine/") || url.includes("@bufbuild")) return "policy engine (CEL)";
-    if (url.includes("/dist/src/admission/")) return "virtguard server code";
+    // serve runs from the build's bundle: its server module keeps its name, the engine sits in shared chunks.
+    if (url === "" && fn === "compiled") return "generated policy code";
+    if (url.includes("/dist/src/engine/") || url.includes("/dist/src/bundle/chunk-") || url.includes("@bufbuild")) return "policy engine and shared modules";
+    if (url.includes("/dist/src/admission/") || url.includes("/dist/src/bundle/server-")) return "virtguard server code";
     if (url.includes("prom-client")) return "prom-client";
     if (url.includes("pino") || url.includes("sonic-boom")) return "pino";
     if (url.includes("/express") || url.includes("/router/")) return "express";
