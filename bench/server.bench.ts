@@ -13,7 +13,7 @@
  *   npm run bench:server -- --soak 60                 # with a 60 s zero-error run
  *   npm run bench:server -- --cpu-prof                # also profile (b), apart, and print where time goes
  *
- * Each server is warmed up under load first (--warmup, default 15 s): V8 optimises serve's ~600
+ * Each server is warmed up under load first (--warmup, default 15 s): V8 optimises serve's ~500
  * generated policy functions over its first 10-15 s of load (about 1,000 functions optimised in
  * the first 5 s, 185 in the next 5, then a handful), and the figures are the steady state a
  * long-running replica serves in; with a 5 s warm-up the first (b) round still paid for compiling.
