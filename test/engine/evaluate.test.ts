@@ -235,3 +235,56 @@ test("a filter over a long list is charged linearly: each step's `accu + [x]` co
   // Twice the items: about twice the units (a quadratic charge would be four times).
   assert.ok(large / small < 2.3, `2,000 items: ${small} units; 4,000 items: ${large} units`);
 });
+
+/** An expression that charges about 500 units each time it runs: a variable's cost shows in the budget. */
+const COSTLY = "[" + Array.from({ length: 500 }, (_, i) => i).join(",") + "].filter(x, x >= 0).size()";
+
+test("a variable is computed on its first read, once however often it is read, and never when nothing reads it", () => {
+  const spent = (validations: JsonObject[]): number => {
+    const budget = new EvaluationBudget();
+    const docs = [policyDoc("vars", { variables: [{ name: "n", expression: COSTLY }, { name: "unread", expression: COSTLY }], validations })];
+    assert.equal(run(docs, { object: vm(1), budget }).allowed, true);
+    return budget.used;
+  };
+  const oneRead = spent([deny("variables.n == 500", "never")]);
+  const threeReads = spent([deny("variables.n == 500", "never"), deny("variables.n > 0", "never"), deny("variables.n + 1 == 501", "never")]);
+  const noRead = spent([deny("true", "never")]);
+  assert.ok(oneRead >= 500, `one read computes the variable: ${oneRead} units`);
+  assert.ok(threeReads - oneRead < 50, `three reads compute it once: ${threeReads} units against ${oneRead}`);
+  assert.ok(noRead < 50, `an unread variable costs nothing: ${noRead} units`);
+});
+
+test("a variable that fails is a CEL error where it is read: || absorbs it, else the finding names the variable and its expression", () => {
+  const variables = [{ name: "fraction", expression: "object.spec.cpu.coreFraction" }];
+  const absorbed = run([policyDoc("absorbed", { variables, validations: [deny("variables.fraction == '50%' || true", "never")] })], { object: vm(1) });
+  assert.equal(absorbed.allowed, true);
+  const failing = run([policyDoc("failing", { variables, validations: [deny("variables.fraction == '50%'", "fraction")] })], { object: vm(1) });
+  assert.equal(failing.denials.length, 1);
+  assert.equal(failing.denials[0]?.reason, "InternalError");
+  assert.match(failing.denials[0]?.message ?? "", /variable "fraction" "object\.spec\.cpu\.coreFraction" failed: field not found: coreFraction/);
+});
+
+test("request is the AdmissionRequest in matchConditions and validations alike, read by several policies", () => {
+  const docs = [
+    policyDoc("created", { matchConditions: [{ name: "create", expression: "request.operation == 'CREATE'" }], validations: [deny("request.namespace != 'ns'", "in ns")] }),
+    policyDoc("named", { validations: [deny("request.name != 'vm' || request.userInfo.username != 'tenant-admin'", "named vm")] }),
+  ];
+  const created = run(docs, { object: vm(1) });
+  assert.deepEqual(created.matched, ["created", "named"]);
+  assert.deepEqual(created.denials.map((d) => d.message), ["in ns", "named vm"]);
+  const updated = run(docs, { object: vm(1), oldObject: vm(1) });
+  assert.deepEqual(updated.matched, ["named"]);
+});
+
+test("a matchCondition shared by several policies runs once per request", () => {
+  const condition = [{ name: "costly", expression: `${COSTLY} == 500` }];
+  const spent = (policies: number): number => {
+    const budget = new EvaluationBudget();
+    const docs = Array.from({ length: policies }, (_, i) => policyDoc(`p${i}`, { matchConditions: condition }));
+    assert.equal(run(docs, { object: vm(1), budget }).matched.length, policies);
+    return budget.used;
+  };
+  const one = spent(1);
+  assert.ok(one >= 500, `the condition ran: ${one} units`);
+  assert.ok(spent(4) - one < 50, "four policies with the same condition pay for it once");
+});
